@@ -1,0 +1,29 @@
+"""Hypothesis profiles: ``dev`` (fast), ``ci`` (the default: derandomised), ``thorough``."""
+from __future__ import annotations
+
+from hypothesis import HealthCheck, settings
+
+DEFAULT_PROFILE = "ci"
+PROFILES = ("dev", "ci", "thorough")
+
+# Units build their @given functions inside the check, and device work is slow on first
+# touch; neither is a defect in the generated data.
+_QUIET = [HealthCheck.too_slow, HealthCheck.differing_executors]
+
+settings.register_profile("dev", max_examples=10, deadline=None, suppress_health_check=_QUIET, print_blob=True)
+# derandomize: the same examples on every CI run, so a red CI run replays locally.
+settings.register_profile(
+    "ci", max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=_QUIET, print_blob=True
+)
+settings.register_profile("thorough", max_examples=300, deadline=None, suppress_health_check=_QUIET, print_blob=True)
+
+
+def settings_for(profile: str, device_type: str) -> settings:
+    """The profile's settings for one device; timing deadlines never apply off the CPU."""
+    base = settings.get_profile(profile)  # raises InvalidArgument naming unknown profiles
+    if device_type != "cpu":
+        return settings(base, deadline=None)
+    return base
+
+
+__all__ = ["DEFAULT_PROFILE", "PROFILES", "settings_for"]

@@ -1,0 +1,191 @@
+"""Units (a named, sectioned check plus what it needs) and the registry that holds them."""
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import importlib.util
+import inspect
+import re
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+
+from ._errors import DuplicateUnitError
+from ._version import torch_at_least
+
+if TYPE_CHECKING:
+    from ._context import Context
+    from ._devices import Device
+
+#: The tutorial's sections, in the order it teaches them. Plugins may add sections of their own.
+SECTIONS = ("tensors", "models", "data", "training", "evaluation")
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Requires:
+    """What a unit needs to run; anything unmet makes it a visible skip with the reason."""
+
+    #: device capabilities, e.g. {"float64"} (see refsuite.KNOWN_CAPABILITIES)
+    capabilities: frozenset = frozenset()
+    #: True: the selected dataset; a name ("cifar10"): only that dataset
+    dataset: bool | str = False
+    #: importable modules, e.g. ("torchvision",)
+    packages: tuple = ()
+    #: the oldest torch release with the behaviour the unit checks, e.g. "2.6"
+    min_torch: str | None = None
+    #: long-running; runs only when asked for (--runslow)
+    slow: bool = False
+
+    def unmet(self, device: "Device", dataset_name: str | None, runslow: bool = True) -> str | None:
+        """Why the unit cannot run here, or None when it can."""
+        missing = sorted(set(self.capabilities) - set(device.capabilities))
+        if missing:
+            return f"device {device.label} lacks {', '.join(missing)}"
+        if self.min_torch and not torch_at_least(self.min_torch):
+            import torch
+
+            return f"needs torch>={self.min_torch}, have {torch.__version__}"
+        for package in self.packages:
+            if importlib.util.find_spec(package) is None:
+                return f"needs the optional package {package!r}"
+        if isinstance(self.dataset, str) and dataset_name != self.dataset:
+            return f"needs --dataset {self.dataset} (selected: {dataset_name})"
+        if self.slow and not runslow:
+            return "slow: run with --runslow"
+        return None
+
+    def describe(self) -> str:
+        parts = sorted(self.capabilities)
+        if self.dataset:
+            parts.append(f"dataset={self.dataset}" if isinstance(self.dataset, str) else "dataset")
+        parts += [f"package={p}" for p in self.packages]
+        if self.min_torch:
+            parts.append(f"torch>={self.min_torch}")
+        if self.slow:
+            parts.append("slow")
+        return ", ".join(parts) or "-"
+
+
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """A named check of one claim the tutorial makes."""
+
+    id: str
+    check: Callable[["Context"], None]
+    summary: str
+    requires: Requires = Requires()
+    #: who registered it: "<entry point> (<distribution> <version>)"; set when registered
+    provider: str = "?"
+
+    @property
+    def section(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def __call__(self, ctx: "Context") -> None:
+        self.check(ctx)
+
+    @property
+    def location(self) -> tuple[str, int]:
+        """Source file and line of the check, for test reports."""
+        func = inspect.unwrap(self.check)
+        try:
+            return inspect.getsourcefile(func) or "?", inspect.getsourcelines(func)[1]
+        except (OSError, TypeError):
+            return "?", 0
+
+
+class UnitGroup:
+    """The units one provider module exports; its entry point names this object.
+
+    >>> units = UnitGroup()
+    >>> @units.unit("tensors.zeros.are_zero")
+    ... def zeros_are_zero(ctx):
+    ...     '''torch.zeros gives zeros.'''
+    """
+
+    def __init__(self) -> None:
+        self._units: list[Unit] = []
+
+    def unit(self, id: str, *, requires: Requires | None = None) -> Callable[[Callable], Unit]:
+        """Register the decorated check as unit ``id``; its docstring's first line is the summary."""
+
+        def register(check: Callable) -> Unit:
+            summary = inspect.getdoc(check)
+            if not summary:
+                raise ValueError(f"unit {id!r} needs a docstring: its first line is the unit's summary")
+            made = Unit(id=id, check=check, summary=summary.splitlines()[0], requires=requires or Requires())
+            validate_id(made.id)
+            self._units.append(made)
+            return made
+
+        return register
+
+    def __iter__(self) -> Iterator[Unit]:
+        return iter(self._units)
+
+    def __len__(self) -> int:
+        return len(self._units)
+
+
+def validate_id(unit_id: str) -> None:
+    if not _ID.match(unit_id):
+        raise ValueError(
+            f"unit id {unit_id!r} must be dotted lowercase words starting with its section, e.g. 'tensors.seed.repeats'"
+        )
+
+
+def _natural_key(text: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _sort_key(unit: Unit) -> tuple:
+    section = SECTIONS.index(unit.section) if unit.section in SECTIONS else len(SECTIONS)
+    return (section, _natural_key(unit.id))
+
+
+class Registry:
+    """All registered units, keyed by id; build one per test to keep tests isolated."""
+
+    def __init__(self) -> None:
+        self._units: dict[str, Unit] = {}
+
+    def add(self, units: Iterable[Unit], provider: str) -> list[Unit]:
+        """Register every unit from one provider, or none of them if any id clashes."""
+        incoming: dict[str, Unit] = {}
+        for unit in units:
+            if not isinstance(unit, Unit):
+                raise TypeError(f"{provider} exported {unit!r}, which is not a refsuite Unit")
+            validate_id(unit.id)
+            clash = self._units.get(unit.id) or incoming.get(unit.id)
+            if clash is not None:
+                raise DuplicateUnitError(
+                    f"duplicate unit id {unit.id!r}: registered by {clash.provider} and again by {provider}"
+                )
+            incoming[unit.id] = dataclasses.replace(unit, provider=provider)
+        self._units.update(incoming)
+        return list(incoming.values())
+
+    def get(self, unit_id: str) -> Unit:
+        try:
+            return self._units[unit_id]
+        except KeyError:
+            raise KeyError(f"no unit {unit_id!r}; see `refsuite list`") from None
+
+    def select(self, pattern: str = "*", exclude: Iterable[str] = ()) -> list[Unit]:
+        """Units whose id matches the glob ``pattern`` and none of ``exclude``, in tutorial order."""
+        exclude = list(exclude)
+        chosen = [
+            u
+            for u in self._units.values()
+            if fnmatch.fnmatchcase(u.id, pattern) and not any(fnmatch.fnmatchcase(u.id, x) for x in exclude)
+        ]
+        return sorted(chosen, key=_sort_key)
+
+    def __iter__(self) -> Iterator[Unit]:
+        return iter(self.select())
+
+    def __len__(self) -> int:
+        return len(self._units)
+
+    def __contains__(self, unit_id: str) -> bool:
+        return unit_id in self._units

@@ -1,0 +1,152 @@
+"""The ``refsuite`` command: run, list, doctor (and the dataset/training tools).
+
+``run`` drives pytest with refsuite's plugin rather than re-implementing a runner.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+from . import __version__
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", action="append", default=[], help="cpu, cuda, cuda:1, mps, all... (repeatable)")
+    p.add_argument("--dataset", default=None, help="dataset plugin (default: synthetic-cifar10)")
+    p.add_argument("--data-root", default=None, help="dataset directory (env REFSUITE_DATA_ROOT)")
+    p.add_argument("--download", action="store_true", help="let the dataset plugin download missing files")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="refsuite", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"refsuite {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run every registered unit (through pytest)")
+    _add_selection(run)
+    run.add_argument("-k", dest="keyword", default=None, help="pytest -k expression over unit ids")
+    run.add_argument("--strict", action="store_true", help="a skipped unit is a failure")
+    run.add_argument("--runslow", action="store_true", help="also run units marked slow")
+    run.add_argument("--profile", default=None, choices=("dev", "ci", "thorough"), help="hypothesis profile (default ci)")
+    run.add_argument("--junitxml", default=None, metavar="PATH", help="write a JUnit XML report")
+    run.add_argument("--record", "--json", dest="record", default=None, metavar="PATH", help="write per-unit results as JSON")
+    run.add_argument("-v", "--verbose", action="count", default=0)
+    run.add_argument("-x", "--exitfirst", action="store_true")
+    run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest unchanged")
+
+    lst = sub.add_parser("list", help="list units: id, section, summary, requirements")
+    lst.add_argument("glob", nargs="?", default="*", help="glob over unit ids, e.g. 'tensors.*'")
+
+    sub.add_parser("doctor", help="versions, devices, datasets, providers and plugin failures")
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import pytest
+
+    # Paths are the user's, relative to where they are; pytest runs from a directory of its own.
+    for attr in ("data_root", "junitxml", "record"):
+        if getattr(args, attr):
+            setattr(args, attr, str(Path(getattr(args, attr)).expanduser().absolute()))
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="refsuite-run-") as tmp:
+        # An empty rootdir of our own: only the units are collected, never the cwd's tests.
+        ini = Path(tmp, "pytest.ini")
+        ini.write_text("[pytest]\n")
+        argv = [tmp, "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider", "--units"]
+        for device in args.device:
+            argv += ["--device", device]
+        for flag, value in (("--dataset", args.dataset), ("--data-root", args.data_root), ("-k", args.keyword),
+                            ("--hypothesis-profile", args.profile), ("--junitxml", args.junitxml), ("--record", args.record)):
+            if value:
+                argv += [flag, value]
+        for flag, on in (("--download", args.download), ("--strict-units", args.strict), ("--runslow", args.runslow),
+                         ("-x", args.exitfirst)):
+            if on:
+                argv.append(flag)
+        argv += ["-v"] * args.verbose
+        argv += [a for a in args.pytest_args if a != "--"]
+        os.chdir(tmp)  # progress lines then show unit ids, not a temporary path
+        try:
+            return int(pytest.main(argv))
+        finally:
+            os.chdir(cwd)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ._discovery import discover
+
+    plugins = discover()
+    chosen = plugins.units.select(args.glob)
+    if not chosen:
+        print(f"no units match {args.glob!r} ({len(plugins.units)} registered)", file=sys.stderr)
+        return 1
+    width = max(len(u.id) for u in chosen)
+    for unit in chosen:
+        print(f"{unit.id:<{width}}  {unit.section:<10}  {unit.summary}  [requires: {unit.requires.describe()}]")
+    print(f"\n{len(chosen)} of {len(plugins.units)} units")
+    for provider in plugins.failures:
+        print(f"warning: {provider.label} failed to load (see `refsuite doctor`)", file=sys.stderr)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import torch
+
+    from ._discovery import discover
+    from .datasets.base import DATA_ROOT_ENV
+
+    plugins = discover()
+    try:
+        import torchvision
+
+        tv = torchvision.__version__
+    except Exception as exc:  # doctor reports, it does not crash
+        tv = f"unavailable ({exc})"
+    print(f"refsuite {__version__}")
+    print(f"python {platform.python_version()} ({sys.executable})")
+    print(f"torch {torch.__version__} (CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()})")
+    print(f"torchvision {tv}")
+    print(f"threads: intra-op {torch.get_num_threads()}, inter-op {torch.get_num_interop_threads()}")
+    print("\ndevices:")
+    for name, dtype in plugins.devices.items():
+        facts = dtype.facts()
+        state = "available" if facts["available"] else "not available"
+        print(f"  {name:<6} {state:<14} count={facts['count']} capabilities={','.join(facts['capabilities'])}"
+              f" tolerances={ {str(k).replace('torch.', ''): v for k, v in dtype.tolerances.items()} }")
+        for label in facts.get("names", []):
+            print(f"         {label}")
+        print(f"         dtypes: {' '.join(facts['dtypes'])}")
+    print("\ndatasets:")
+    for name, ds in plugins.datasets.items():
+        problem = ds.problem(None, False)
+        print(f"  {name:<18} {'available' if problem is None else 'not available: ' + problem}  {ds.description}")
+    print(f"  (data root from --data-root or ${DATA_ROOT_ENV})")
+    print("\nproviders:")
+    for p in plugins.providers:
+        if p.error is None:
+            extra = f"{len(list(p.loaded))} units" if p.group == "refsuite.units" else ""
+            print(f"  ok      {p.label}  {p.value}  {extra}")
+    if plugins.failures:
+        print("\nplugins that failed to load:")
+        for p in plugins.failures:
+            print(f"  FAILED  {p.label}  {p.value}")
+            print("    " + p.error.rstrip().replace("\n", "\n    "))
+    print(f"\n{len(plugins.units)} units registered")
+    return 1 if plugins.failures else 0
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "doctor": cmd_doctor}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
