@@ -200,7 +200,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     added: list[pytest.Item] = []
     for provider in state.plugins.failures:
-        name = f"refsuite.plugin[{provider.group}:{provider.name}]"
+        name = f"refsuite-plugin[{provider.group}:{provider.name}]"
         added.append(BrokenProviderItem.from_parent(session, name=name, nodeid=name, provider=provider))
     for unit in state.plugins.units:
         for device in state.devices:

@@ -1,0 +1,115 @@
+"""The refsuite command and `pytest --device`, run as a user runs them (subprocesses)."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from distributions import run_refsuite, write_distribution
+
+THIRD_PARTY = {
+    "extra_units": '''
+        from refsuite import Requires, UnitGroup
+
+        units = UnitGroup()
+
+        @units.unit("tensors.extra.needs_future_torch", requires=Requires(min_torch="99.0"))
+        def needs_future_torch(ctx):
+            """A unit that cannot run on any torch released today."""
+    ''',
+    "broken_units": '''
+        raise ImportError("this plugin is broken on purpose")
+    ''',
+    "dup_units": '''
+        from refsuite import UnitGroup
+
+        units = UnitGroup()
+
+        @units.unit("tensors.seed.repeats")
+        def impostor(ctx):
+            """Claims a built-in id."""
+    ''',
+}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    site = tmp_path_factory.mktemp("site")
+    write_distribution(site, "refsuite-extra", {"extra_units": THIRD_PARTY["extra_units"]},
+                       {"refsuite.units": {"extra": "extra_units:units"}})
+    write_distribution(site, "refsuite-broken", {"broken_units": THIRD_PARTY["broken_units"]},
+                       {"refsuite.units": {"broken": "broken_units:units"}})
+    write_distribution(site, "refsuite-dup", {"dup_units": THIRD_PARTY["dup_units"]},
+                       {"refsuite.units": {"dup": "dup_units:units"}})
+    return site
+
+
+@pytest.mark.skipif(torch.cuda.device_count() > 0, reason="this machine has CUDA")
+@pytest.mark.parametrize("device", ["cuda", "nope", "cuda:9"])
+def test_run_with_missing_device_is_a_usage_error(device, tmp_path):
+    res = run_refsuite("run", "--device", device, cwd=tmp_path)
+    assert res.returncode not in (0, 5), res.stdout + res.stderr
+    assert "available: cpu" in res.stderr and repr(device) in res.stderr
+    assert "passed" not in res.stdout
+
+
+@pytest.mark.skipif(torch.cuda.device_count() > 0, reason="this machine has CUDA")
+def test_pytest_with_missing_device_is_a_usage_error(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "pytest", "--device=cuda", "-p", "no:cacheprovider", str(tmp_path)],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == pytest.ExitCode.USAGE_ERROR, res.stdout + res.stderr
+    assert "device 'cuda' is not available" in res.stderr and "available: cpu" in res.stderr
+
+
+def test_list_filters_by_glob():
+    res = run_refsuite("list", "tensors.seed.*")
+    assert res.returncode == 0, res.stderr
+    lines = [line for line in res.stdout.splitlines() if line.startswith("tensors.")]
+    assert [line.split()[0] for line in lines] == ["tensors.seed.golden", "tensors.seed.repeats"]
+    assert "manual_seed(1729)" in res.stdout and "requires:" in res.stdout
+
+
+def test_doctor_reports_versions_devices_and_broken_plugins(site):
+    res = run_refsuite("doctor", site=site)
+    assert f"torch {torch.__version__}" in res.stdout
+    assert "cpu    available" in res.stdout and "cuda" in res.stdout
+    assert "refsuite.units:broken (refsuite-broken 1.0)" in res.stdout
+    assert "this plugin is broken on purpose" in res.stdout and "Traceback" in res.stdout
+    assert "duplicate unit id 'tensors.seed.repeats'" in res.stdout
+    assert "refsuite.units:tensors (refsuite" in res.stdout  # named as the first provider
+    assert "refsuite.units:extra (refsuite-extra 1.0)" in res.stdout
+    assert res.returncode == 1  # doctor fails while a plugin is broken
+
+
+def test_broken_plugin_is_one_failing_item_and_hides_nothing(site, tmp_path):
+    record = tmp_path / "results.json"
+    res = run_refsuite("run", "-v", "--record", str(record), site=site, cwd=tmp_path)
+    out = res.stdout
+    assert res.returncode == 1, out + res.stderr
+    assert "refsuite-plugin[refsuite.units:broken] FAILED" in out
+    assert "this plugin is broken on purpose" in out
+    assert "refsuite-plugin[refsuite.units:dup] FAILED" in out
+    assert "tensors.seed.repeats[cpu] PASSED" in out
+    assert "skipped tensors.extra.needs_future_torch[cpu]: needs torch>=99.0" in out
+    results = json.loads(record.read_text())["results"]
+    assert {r["unit"] for r in results} >= {"tensors.seed.repeats", "tensors.extra.needs_future_torch"}
+
+
+def test_strict_turns_skips_into_failures(site, tmp_path):
+    res = run_refsuite("run", "--strict", "-k", "needs_future_torch", site=site, cwd=tmp_path)
+    assert res.returncode == 1, res.stdout
+    assert "strict mode counts skips as failures" in res.stdout
+
+
+def test_run_selects_with_k_and_writes_junit(tmp_path):
+    junit = tmp_path / "units.xml"
+    res = run_refsuite("run", "-k", "seed", "--junitxml", str(junit), cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "2 passed" in res.stdout and "tensors" in res.stdout
+    assert 'name="tensors.seed.repeats[cpu]"' in junit.read_text()
+
+
+def test_run_that_selects_nothing_is_not_green(tmp_path):
+    res = run_refsuite("run", "-k", "no_such_unit", cwd=tmp_path)
+    assert res.returncode == pytest.ExitCode.NO_TESTS_COLLECTED
