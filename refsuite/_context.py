@@ -34,11 +34,17 @@ class Context:
             raise RuntimeError("this unit needs a dataset; declare Requires(dataset=True)")
         return self.dataset_loader()
 
-    def given(self, *args, **kwargs) -> Callable:
-        """hypothesis.given under this run's profile: ``@ctx.given(x=st.integers())``."""
+    def given(self, *args, max_examples: int | None = None, **kwargs) -> Callable:
+        """hypothesis.given under this run's profile: ``@ctx.given(x=st.integers())``.
+
+        ``max_examples`` caps the profile's count for properties whose examples are costly.
+        """
+        chosen = self.hypothesis
+        if max_examples is not None and max_examples < chosen.max_examples:
+            chosen = settings(chosen, max_examples=max_examples)
 
         def wrap(func: Callable) -> Callable:
-            return self.hypothesis(given(*args, **kwargs)(func))
+            return chosen(given(*args, **kwargs)(func))
 
         return wrap
 

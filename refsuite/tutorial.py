@@ -81,3 +81,15 @@ def replay() -> Replay:
         lenet = LeNet()
         lenet_input = torch.rand(1, 1, 32, 32)
     return Replay(r1, r2, r3, r, lenet, lenet_input)
+#: The tutorial's class names are CIFAR-10's label_names with two abbreviated.
+ABBREVIATIONS = {"airplane": "plane", "automobile": "car"}
+#: "Training Your PyTorch Model" normalises with 0.5 everywhere, so img / 2 + 0.5 undoes it.
+TRAINING_MEAN = (0.5, 0.5, 0.5)
+TRAINING_STD = (0.5, 0.5, 0.5)
+
+
+def training_transform():
+    """The transform the tutorial trains with: ToTensor, then Normalize by 0.5."""
+    import torchvision.transforms as transforms
+
+    return transforms.Compose([transforms.ToTensor(), transforms.Normalize(TRAINING_MEAN, TRAINING_STD)])

@@ -80,3 +80,12 @@ class DatasetSelection:
         if self._loaded is None:
             self._loaded = self.plugin.load(self.root, self.download)
         return self._loaded
+
+
+def transformed(dataset, transform):
+    """A shallow copy of a torchvision dataset with another transform; the shared original is untouched."""
+    import copy
+
+    clone = copy.copy(dataset)
+    clone.transform = transform
+    return clone

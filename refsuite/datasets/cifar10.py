@@ -1,0 +1,53 @@
+"""``cifar10``: the real CIFAR-10 through torchvision, from ``--data-root`` (or $REFSUITE_DATA_ROOT).
+
+Nothing is downloaded without ``--download``, and a missing root is never created.
+Every file's md5 is checked against the published sums before torchvision unpickles it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import tutorial
+from .base import DATA_ROOT_ENV, DatasetPlugin, LoadedDataset
+from .cifar_format import BASE_FOLDER, md5
+
+
+def _published_files() -> list[tuple[str, str]]:
+    from torchvision.datasets import CIFAR10 as TV
+
+    return [tuple(x) for x in TV.train_list + TV.test_list] + [(TV.meta["filename"], TV.meta["md5"])]
+
+
+class CIFAR10(DatasetPlugin):
+    name = "cifar10"
+    description = f"the real CIFAR-10 via torchvision (--data-root or ${DATA_ROOT_ENV}; --download to fetch)"
+
+    def problem(self, root: Path | None, download: bool) -> str | None:
+        if root is None:
+            return f"no data root: pass --data-root PATH or set ${DATA_ROOT_ENV}"
+        if not root.is_dir():
+            return f"data root {root} does not exist (it is not created for you)"
+        if download:
+            return None
+        folder = root / BASE_FOLDER
+        for name, expected in _published_files():
+            path = folder / name
+            if not path.exists():
+                return f"{path} is missing: expected CIFAR-10's python files in {folder} (use --download to fetch them)"
+            if md5(path) != expected:
+                return f"{path} is corrupt: md5 {md5(path)} != published {expected}; delete it and use --download"
+        return None
+
+    def load(self, root: Path | None, download: bool) -> LoadedDataset:
+        import torchvision
+
+        problem = self.problem(root, download)
+        if problem:
+            from .._errors import DatasetError
+
+            raise DatasetError(problem)
+        train = torchvision.datasets.CIFAR10(str(root), train=True, download=download)
+        test = torchvision.datasets.CIFAR10(str(root), train=False, download=download)
+        return LoadedDataset(self.name, train, test, tuple(train.classes), tutorial.CIFAR10_MEAN, tutorial.CIFAR10_STD)
+
+CIFAR10_DATASET = CIFAR10()

@@ -1,0 +1,145 @@
+"""Units for the tutorial's "Datasets and Dataloaders" part."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from torch.utils.data import DataLoader, TensorDataset
+
+from .. import batches, tutorial
+from .._registry import Requires, UnitGroup
+from ..datasets.base import transformed
+
+units = UnitGroup()
+DATASET = Requires(dataset=True, packages=("torchvision",))
+TORCHVISION = Requires(packages=("torchvision",))
+
+
+@units.unit("data.to_tensor.scales_uint8_to_unit_interval", requires=TORCHVISION)
+def to_tensor(ctx):
+    """ToTensor turns an HWC uint8 image into a CHW float32 tensor in [0, 1], 255 becoming exactly 1.0."""
+    from PIL import Image
+    from torchvision import transforms
+
+    @ctx.given(pixels=hnp.arrays(np.uint8, hnp.array_shapes(min_dims=3, max_dims=3, max_side=8).map(lambda s: (*s[:2], 3))))
+    def prop(pixels):
+        got = transforms.ToTensor()(Image.fromarray(pixels))
+        assert got.dtype == torch.float32 and got.shape == (3, *pixels.shape[:2]), f"{got.dtype} {tuple(got.shape)}"
+        want = torch.from_numpy(pixels.transpose(2, 0, 1).astype(np.float32) / np.float32(255))
+        ctx.assert_close(got.to(ctx.torch_device), want, what="ToTensor vs pixels / 255", rtol=0, atol=0)
+
+    prop()
+    white = transforms.ToTensor()(Image.fromarray(np.full((2, 2, 3), 255, np.uint8)))
+    assert bool((white == 1.0).all()), f"255 became {white.flatten()[0].item()!r}, not exactly 1.0"
+
+
+@units.unit("data.normalize.inverse_round_trips", requires=TORCHVISION)
+def normalize(ctx):
+    """Normalize with the tutorial's constants computes (x - mean) / std per channel, and its inverse restores x."""
+    from torchvision import transforms
+
+    mean, std = tutorial.CIFAR10_MEAN, tutorial.CIFAR10_STD
+    norm = transforms.Normalize(mean, std)
+    m = torch.tensor(mean).view(3, 1, 1)
+    s = torch.tensor(std).view(3, 1, 1)
+
+    @ctx.given(x=hnp.arrays(np.float32, st.tuples(st.just(3), st.integers(1, 6), st.integers(1, 6)), elements=st.floats(0, 1, width=32)))
+    def prop(x):
+        x = torch.from_numpy(x).to(ctx.torch_device)
+        y = norm(x)
+        ref = (x.cpu().numpy().astype(np.float64) - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
+        ctx.assert_close(y, torch.from_numpy(ref), what="Normalize vs (x - mean) / std")
+        back = y * s.to(ctx.torch_device) + m.to(ctx.torch_device)
+        ctx.assert_close(back, x, what="inverse(Normalize(x))")
+
+    prop()
+
+
+@units.unit("data.stats.streaming_mean_std_match_documented", requires=DATASET)
+def streaming_stats(ctx):
+    """Per-channel mean and std over the training images, in one streaming pass, equal the documented values."""
+    from torchvision import transforms
+
+    ds = ctx.dataset
+    loader = DataLoader(transformed(ds.train, transforms.ToTensor()), batch_size=500)
+    total = torch.zeros(3, dtype=torch.float64)
+    total_sq = torch.zeros(3, dtype=torch.float64)
+    count = 0
+    for images, _ in loader:
+        x = images.to(torch.float64)
+        total += x.sum(dim=(0, 2, 3))
+        total_sq += (x * x).sum(dim=(0, 2, 3))
+        count += x.shape[0] * x.shape[2] * x.shape[3]
+    mean = total / count
+    std = ((total_sq - count * mean**2) / (count - 1)).sqrt()  # Bessel, as the tutorial's torch.std
+    # The tutorial quotes 4 decimals; the synthetic manifest is exact.
+    ctx.assert_close(mean, torch.tensor(ds.mean, dtype=torch.float64), what=f"{ds.name} channel means", rtol=0, atol=1e-4)
+    ctx.assert_close(std, torch.tensor(ds.std, dtype=torch.float64), what=f"{ds.name} channel stds", rtol=0, atol=1e-4)
+
+
+@units.unit("data.loader.yields_batches_of_four", requires=DATASET)
+def batches_of_four(ctx):
+    """A DataLoader with batch_size=4 yields (4, 3, 32, 32) float tensors and int64 labels in [0, 10)."""
+    ds = ctx.dataset
+    loader = DataLoader(transformed(ds.train, tutorial.training_transform()), batch_size=4, shuffle=True, num_workers=2)
+    for step, (images, labels) in enumerate(loader):
+        images, labels = images.to(ctx.torch_device), labels.to(ctx.torch_device)
+        assert images.shape == (4, ds.channels, 32, 32) and images.dtype == torch.float32, f"{tuple(images.shape)} {images.dtype}"
+        assert labels.shape == (4,) and labels.dtype == torch.int64, f"labels {tuple(labels.shape)} {labels.dtype}"
+        assert bool(((labels >= 0) & (labels < 10)).all()), f"labels outside [0, 10): {labels.tolist()}"
+        if step == 2:
+            break
+
+
+def _epoch(n, batch_size, shuffle, drop_last, num_workers, seed):
+    loader = DataLoader(
+        TensorDataset(torch.arange(n)), batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+        num_workers=num_workers, generator=torch.Generator().manual_seed(seed),
+    )
+    return [int(i) for (batch,) in loader for i in batch]
+
+
+@units.unit("data.loader.epoch_sees_every_index_once")
+def epoch_coverage(ctx):
+    """Over batch size, shuffle, drop_last and workers, an epoch yields each index once; a seeded generator repeats the order."""
+
+    # Starting worker processes dominates the cost, so fewer examples than other properties.
+    @ctx.given(
+        max_examples=8,
+        n=st.integers(1, 40), batch_size=st.integers(1, 8), shuffle=st.booleans(), drop_last=st.booleans(),
+        num_workers=st.sampled_from([0, 2]), seed=st.integers(0, 2**31 - 1),
+    )
+    def prop(n, batch_size, shuffle, drop_last, num_workers, seed):
+        seen = _epoch(n, batch_size, shuffle, drop_last, num_workers, seed)
+        expected = (n // batch_size) * batch_size if drop_last else n
+        assert len(seen) == expected and len(set(seen)) == len(seen), f"indices {seen} for n={n}"
+        assert set(seen) <= set(range(n))
+        if not drop_last:
+            assert sorted(seen) == list(range(n)), f"epoch missed indices: {sorted(set(range(n)) - set(seen))}"
+        assert _epoch(n, batch_size, shuffle, drop_last, num_workers, seed) == seen, "same seed, different order"
+        other = _epoch(n, batch_size, shuffle, drop_last, 2 - num_workers, seed)
+        assert other == seen, f"num_workers={num_workers} vs {2 - num_workers} changed the content"
+
+    prop()
+
+
+@units.unit("data.classes.are_the_tutorials_ten", requires=DATASET)
+def classes(ctx):
+    """The dataset's ten classes are the tutorial's (plane, car, bird, cat, deer, dog, frog, horse, ship, truck)."""
+    names = tuple(tutorial.ABBREVIATIONS.get(c, c) for c in ctx.dataset.classes)
+    assert names == tutorial.CLASSES, f"classes {ctx.dataset.classes} are not the tutorial's {tutorial.CLASSES}"
+
+
+@units.unit("data.show_batch.grid_shape_and_range", requires=DATASET)
+def show_batch(ctx):
+    """The un-normalised make_grid of a batch of four is a (3, 36, 138) image in [0, 1] holding the four images."""
+    images, labels = batches.first_batch(ctx.dataset.train)
+    grid = batches.unnormalized_grid(images.to(ctx.torch_device))
+    assert grid.shape == (3, 36, 138), f"grid shape {tuple(grid.shape)}, expected (3, 36, 138) for 4 padded 32×32 tiles"
+    assert float(grid.min()) >= 0.0 and float(grid.max()) <= 1.0, f"grid range [{float(grid.min())}, {float(grid.max())}]"
+    for j in range(4):  # make_grid pads by 2: tile j starts at column 2 + 34 j
+        ctx.assert_close(grid[:, 2:34, 2 + 34 * j : 34 + 34 * j], images[j] / 2 + 0.5, what=f"tile {j}")
+    caption = batches.label_line(labels, tutorial.CLASSES)
+    png = batches.save_grid_png(grid, caption, ctx.tmp_path / "batch.png")
+    assert png.stat().st_size > 0

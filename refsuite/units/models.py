@@ -1,0 +1,203 @@
+"""Units for the tutorial's "PyTorch Models" part, and the conv/pool hot path of its networks."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hypothesis import strategies as st
+from torch.autograd.gradcheck import GradcheckError
+
+from .. import strategies as rst
+from .. import tutorial
+from .._registry import Requires, UnitGroup
+from ..nets import LeNet, Net
+
+units = UnitGroup()
+FLOAT64 = Requires(capabilities=frozenset({"float64"}))
+NETS = {"LeNet": (LeNet, 1), "Net": (Net, 3)}
+
+
+def _seeded(cls, seed=0):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return cls()
+
+
+@units.unit("models.lenet.repr_matches_tutorial")
+def lenet_repr(ctx):
+    """print(LeNet()) shows exactly the layer structure the tutorial prints."""
+    got = repr(LeNet().to(ctx.torch_device))
+    assert got == tutorial.LENET_REPR, f"LeNet repr differs from the tutorial:\n{got}"
+
+
+@units.unit("models.parameters.match_tutorial_counts")
+def parameter_counts(ctx):
+    """LeNet has 61,706 learnable parameters and the CIFAR Net 62,006."""
+    for cls, expected in ((LeNet, tutorial.LENET_PARAMETERS), (Net, tutorial.NET_PARAMETERS)):
+        got = sum(p.numel() for p in cls().to(ctx.torch_device).parameters() if p.requires_grad)
+        assert got == expected, f"{cls.__name__} has {got:,} parameters, the tutorial's has {expected:,}"
+
+
+@units.unit("models.lenet.maps_one_image_to_ten_scores")
+def lenet_output_shape(ctx):
+    """A (1, 1, 32, 32) input gives a (1, 10) output."""
+    out = LeNet().to(ctx.torch_device)(torch.rand(1, 1, 32, 32, device=ctx.torch_device))
+    assert out.shape == (1, 10), f"output shape {tuple(out.shape)}"
+
+
+@units.unit("models.lenet.untrained_output_matches_tutorial")
+def lenet_golden_output(ctx):
+    """With the tutorial's RNG stream replayed, the untrained LeNet prints the tutorial's raw output."""
+    replay = tutorial.replay()
+    cpu_out = replay.lenet(replay.lenet_input)
+    ctx.assert_golden(cpu_out, tutorial.LENET_OUTPUT, what="untrained LeNet output (CPU)")
+    # Other devices receive the CPU-initialised network: their generators differ.
+    net = replay.lenet.to(ctx.torch_device)
+    out = net(replay.lenet_input.to(ctx.torch_device))
+    ctx.assert_close(out, cpu_out, what="LeNet output on the device vs the CPU")
+
+
+@units.unit("models.batch.dimension_is_preserved")
+def batch_dimension(ctx):
+    """For any batch size, both networks return (batch, 10)."""
+    nets = {name: (_seeded(cls).to(ctx.torch_device), ch) for name, (cls, ch) in NETS.items()}
+
+    @ctx.given(batch=st.integers(1, 64), name=st.sampled_from(sorted(nets)))
+    def prop(batch, name):
+        net, channels = nets[name]
+        out = net(torch.zeros(batch, channels, 32, 32, device=ctx.torch_device))
+        assert out.shape == (batch, 10), f"{name} on batch {batch}: output {tuple(out.shape)}"
+
+    prop()
+
+
+@units.unit("models.batch.rows_are_independent")
+def batch_invariance(ctx):
+    """Row i of a batched forward equals the forward of sample i alone."""
+    nets = {name: (_seeded(cls).to(ctx.torch_device).eval(), ch) for name, (cls, ch) in NETS.items()}
+
+    @ctx.given(data=st.data(), batch=st.integers(2, 8), name=st.sampled_from(sorted(nets)))
+    def prop(data, batch, name):
+        net, channels = nets[name]
+        x = data.draw(rst.tensors(ctx.device, shape=(batch, channels, 32, 32), min_value=-2, max_value=2))
+        i = data.draw(st.integers(0, batch - 1))
+        with torch.no_grad():
+            ctx.assert_close(net(x)[i], net(x[i : i + 1])[0], what=f"{name} row {i} of {batch} vs alone", rtol=1e-4, atol=1e-5)
+
+    prop()
+
+
+@units.unit("models.lenet.num_flat_features_is_product")
+def num_flat_features(ctx):
+    """num_flat_features equals the product of the non-batch dimensions."""
+    net = LeNet()
+
+    @ctx.given(shape=rst.shapes(min_dims=1, max_dims=5, max_side=5))
+    def prop(shape):
+        x = torch.empty(shape, device=ctx.torch_device)
+        assert net.num_flat_features(x) == int(np.prod(shape[1:])), f"shape {shape}"
+
+    prop()
+
+
+def _out_size(size, kernel, stride, padding, dilation):
+    # The formula printed in the Conv2d / MaxPool2d docs.
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+@st.composite
+def conv_geometry(draw):
+    kernel = draw(st.integers(1, 5))
+    dilation = draw(st.integers(1, 3))
+    padding = draw(st.integers(0, kernel // 2))
+    stride = draw(st.integers(1, 3))
+    min_size = max(1, dilation * (kernel - 1) + 1 - 2 * padding)
+    size = draw(st.integers(min_size, min_size + 12))
+    return {"size": size, "kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation}
+
+
+@units.unit("models.conv.output_shape_follows_formula")
+def conv_shapes(ctx):
+    """Conv2d and MaxPool2d output sizes follow the documented formula for any geometry."""
+
+    @ctx.given(g=conv_geometry(), c_in=st.integers(1, 4), c_out=st.integers(1, 4))
+    def prop(g, c_in, c_out):
+        x = torch.zeros(1, c_in, g["size"], g["size"], device=ctx.torch_device)
+        k, s, p, d = g["kernel"], g["stride"], g["padding"], g["dilation"]
+        want = _out_size(g["size"], k, s, p, d)
+        conv = torch.nn.Conv2d(c_in, c_out, k, stride=s, padding=p, dilation=d).to(ctx.torch_device)
+        assert conv(x).shape == (1, c_out, want, want), f"Conv2d {g}: {tuple(conv(x).shape)}, formula {want}"
+        pool = torch.nn.MaxPool2d(k, stride=s, padding=p, dilation=d)
+        assert pool(x).shape == (1, c_in, want, want), f"MaxPool2d {g}: {tuple(pool(x).shape)}, formula {want}"
+
+    prop()
+
+
+def _windows(x: np.ndarray, kernel, stride, padding, dilation, pad_value):
+    """Sliding windows of an N×C×H×W array: N×C×OH×OW×K×K."""
+    x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)), constant_values=pad_value)
+    span = dilation * (kernel - 1) + 1
+    win = np.lib.stride_tricks.sliding_window_view(x, (span, span), axis=(2, 3))
+    return win[:, :, ::stride, ::stride, ::dilation, ::dilation]
+
+
+def numpy_max_pool2d(x, kernel, stride, padding, dilation):
+    return _windows(x, kernel, stride, padding, dilation, -np.inf).max(axis=(-2, -1))
+
+
+def numpy_conv2d(x, weight, bias, stride, padding, dilation):
+    """Cross-correlation, as torch defines conv2d: out[n,o] = Σ_c,i,j x[n,c,..] w[o,c,i,j] + b[o]."""
+    win = _windows(x, weight.shape[-1], stride, padding, dilation, 0.0)
+    return np.einsum("nchwij,ocij->nohw", win, weight) + bias[None, :, None, None]
+
+
+@units.unit("models.pool.max_pool2d_matches_numpy", requires=FLOAT64)
+def max_pool_reference(ctx):
+    """max_pool2d equals an independent numpy sliding-window maximum (float64)."""
+
+    @ctx.given(data=st.data(), g=conv_geometry(), channels=st.integers(1, 3))
+    def prop(data, g, channels):
+        x = data.draw(rst.tensors(ctx.device, shape=(2, channels, g["size"], g["size"]), dtype=torch.float64))
+        args = (g["kernel"], g["stride"], g["padding"], g["dilation"])
+        got = F.max_pool2d(x, g["kernel"], g["stride"], g["padding"], g["dilation"])
+        ctx.assert_close(got, torch.from_numpy(numpy_max_pool2d(x.cpu().numpy(), *args)), what=f"max_pool2d {g}")
+
+    prop()
+
+
+@units.unit("models.conv.conv2d_matches_numpy", requires=FLOAT64)
+def conv_reference(ctx):
+    """conv2d equals an independent numpy sliding-window cross-correlation (float64)."""
+
+    @ctx.given(data=st.data(), g=conv_geometry(), c_in=st.integers(1, 3), c_out=st.integers(1, 3))
+    def prop(data, g, c_in, c_out):
+        k = g["kernel"]
+        x = data.draw(rst.tensors(ctx.device, shape=(2, c_in, g["size"], g["size"]), dtype=torch.float64, min_value=-3, max_value=3))
+        w = data.draw(rst.tensors(ctx.device, shape=(c_out, c_in, k, k), dtype=torch.float64, min_value=-1, max_value=1))
+        b = data.draw(rst.tensors(ctx.device, shape=(c_out,), dtype=torch.float64, min_value=-1, max_value=1))
+        got = F.conv2d(x, w, b, stride=g["stride"], padding=g["padding"], dilation=g["dilation"])
+        want = numpy_conv2d(*(t.cpu().numpy() for t in (x, w, b)), g["stride"], g["padding"], g["dilation"])
+        ctx.assert_close(got, torch.from_numpy(want), what=f"conv2d {g}")
+
+    prop()
+
+
+@units.unit("models.gradients.conv_and_linear_pass_gradcheck", requires=FLOAT64)
+def gradcheck(ctx):
+    """Conv2d, MaxPool2d and Linear analytic gradients match finite differences (float64 gradcheck)."""
+    gen = ctx.cpu_generator(0)
+    dev = ctx.torch_device
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=gen, dtype=torch.float64).to(dev).requires_grad_()
+
+    checks = {
+        "conv2d": (lambda x, w, b: F.conv2d(x, w, b, padding=1), (rand(1, 2, 6, 6), rand(3, 2, 3, 3), rand(3))),
+        "max_pool2d": (lambda x: F.max_pool2d(x, 2), (rand(1, 2, 6, 6),)),
+        "linear": (lambda x, w, b: F.linear(x, w, b), (rand(4, 5), rand(3, 5), rand(3))),
+    }
+    for name, (fn, inputs) in checks.items():
+        try:
+            torch.autograd.gradcheck(fn, inputs)
+        except GradcheckError as exc:
+            raise AssertionError(f"{name} gradients disagree with finite differences on {ctx.device.label}:\n{exc}") from None
