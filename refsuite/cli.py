@@ -42,6 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("glob", nargs="?", default="*", help="glob over unit ids, e.g. 'tensors.*'")
 
     sub.add_parser("doctor", help="versions, devices, datasets, providers and plugin failures")
+
+    show = sub.add_parser("show-batch", help="write a PNG of a training batch and its labels, as the tutorial shows")
+    show.add_argument("--dataset", default=None, help="dataset plugin (default: synthetic-cifar10)")
+    show.add_argument("--data-root", default=None, help="dataset directory (env REFSUITE_DATA_ROOT)")
+    show.add_argument("--download", action="store_true")
+    show.add_argument("--seed", type=int, default=0, help="seed of the shuffled batch")
+    show.add_argument("--out", required=True, help="PNG path to write")
     return parser
 
 
@@ -140,12 +147,37 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if plugins.failures else 0
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "doctor": cmd_doctor}
+def _load_dataset(args: argparse.Namespace):
+    from ._discovery import discover
+    from .datasets.base import DatasetSelection
+
+    return DatasetSelection.from_options(discover().datasets, args.dataset, args.data_root, args.download).load()
+
+
+def cmd_show_batch(args: argparse.Namespace) -> int:
+    from . import batches, tutorial
+
+    dataset = _load_dataset(args)
+    images, labels = batches.first_batch(dataset.train, seed=args.seed)
+    caption = batches.label_line(labels, [tutorial.ABBREVIATIONS.get(c, c) for c in dataset.classes])
+    path = batches.save_grid_png(batches.unnormalized_grid(images), caption, Path(args.out))
+    print(caption)
+    print(f"wrote {path} ({dataset.name}, batch of {len(labels)})")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "doctor": cmd_doctor, "show-batch": cmd_show_batch}
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ._errors import RefsuiteError
+
     args = build_parser().parse_args(argv)
-    return COMMANDS[args.command](args)
+    try:
+        return COMMANDS[args.command](args)
+    except RefsuiteError as exc:
+        print(f"refsuite {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -135,6 +135,9 @@ class SyntheticCIFAR10(DatasetPlugin):
         with FileLock(str(target) + ".lock"):
             manifest = self._verified_manifest(target)
             if manifest is None:
+                # Holding the lock, any partial directory is a killed writer's leftover.
+                for stale in target.parent.glob(f".{target.name}.*.partial"):
+                    shutil.rmtree(stale, ignore_errors=True)
                 tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
                 try:
                     generate(tmp / "data", self.train_size, self.test_size, self.seed)
