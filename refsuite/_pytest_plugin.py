@@ -94,6 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     from ._profiles import DEFAULT_PROFILE
 
+    config.addinivalue_line("markers", "slow: long-running unit; runs only with --runslow")
     if not config.getoption("hypothesis_profile", None):
         settings.load_profile(DEFAULT_PROFILE)
     profile = config.getoption("hypothesis_profile", None) or DEFAULT_PROFILE
@@ -235,7 +236,9 @@ class _Reporter:
         if report.skipped and isinstance(report.longrepr, tuple):
             reason = report.longrepr[2].removeprefix("Skipped: ")
         elif report.failed and report.longrepr:
-            reason = str(report.longrepr).strip().splitlines()[-1][:300]
+            lines = str(report.longrepr).strip().splitlines()
+            errors = [line for line in lines if line.startswith("E ") and "Error" in line]
+            reason = (errors[0] if errors else lines[-1]).removeprefix("E").strip()[:300]
         self.state.results.append(
             {
                 **meta,

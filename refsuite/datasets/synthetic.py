@@ -23,7 +23,7 @@ from .._errors import DatasetError
 from .base import DatasetPlugin, LoadedDataset
 from .cifar_format import BASE_FOLDER, CIFAR10_LABEL_NAMES, META_FILE, TEST_FILE, TRAIN_FILES, md5, write_batch, write_meta
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CACHE_ENV = "REFSUITE_CACHE"
 SIZE_ENV = "REFSUITE_SYNTHETIC_SIZE"  # "TRAIN,TEST", e.g. "5000,1000"
 MANIFEST = "refsuite-manifest.json"
@@ -48,7 +48,9 @@ def render(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
     phase = rng.uniform(0, 2 * np.pi, n)
     proj = xx[None] * np.cos(theta)[:, None, None] + yy[None] * np.sin(theta)[:, None, None]
     grating = np.sin(2 * np.pi * freq[:, None, None] * proj + phase[:, None, None])
-    img = _PALETTE[labels][:, :, None, None] + 0.25 * grating[:, None] + rng.normal(0, 0.08, (n, 3, 32, 32))
+    # Per-image colour jitter and heavy pixel noise keep the task learnable but not trivial.
+    colour = _PALETTE[labels] + rng.normal(0, 0.08, (n, 3))
+    img = colour[:, :, None, None] + 0.15 * grating[:, None] + rng.normal(0, 0.3, (n, 3, 32, 32))
     return np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
 
 

@@ -1,0 +1,198 @@
+"""The tutorial's training, as a job: its own recipe on a tensor data path, and a fast recipe.
+
+Three ways to train the tutorial's ``Net`` on the same data:
+
+* :func:`tutorial_loader` + :func:`train_loop` — the tutorial exactly: PIL images through
+  ToTensor/Normalize per sample in DataLoader workers, batch 4.
+* :func:`train_loop` over :class:`TensorBatches` — the same recipe (batch 4, SGD lr 0.001,
+  momentum 0.9, a fresh shuffle each epoch) with the dataset decoded and normalised once.
+* :func:`train_fast` — large batches on the device with a one-cycle learning-rate schedule.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from typing import Callable, Iterator
+
+import torch
+import torch.nn as nn
+import torch.optim as optim
+
+from . import tutorial
+from .nets import Net
+
+
+@dataclasses.dataclass
+class Recipe:
+    epochs: int = 2
+    batch_size: int = 4
+    lr: float = 0.001
+    momentum: float = 0.9
+    seed: int = 0
+    #: running-loss window in mini-batches (the tutorial prints every 2000)
+    window: int = 2000
+
+
+def cpu_threads_for(num_workers: int) -> int:
+    """Intra-op threads for the training process when ``num_workers`` loader workers run beside it.
+
+    Workers already use one thread each; the main process must leave them cores, or on
+    a small machine OpenMP threads spin against the workers and training slows by orders
+    of magnitude. Batch-4 LeNet gains nothing from intra-op parallelism anyway.
+    """
+    cores = os.cpu_count() or 1
+    return max(1, cores - num_workers) if num_workers else cores
+
+
+def tutorial_loader(dataset, *, train: bool, batch_size: int = 4, num_workers: int = 2, seed: int = 0):
+    """The tutorial's DataLoader: per-sample PIL transforms, shuffled for training."""
+    from torch.utils.data import DataLoader
+
+    from .datasets.base import transformed
+
+    return DataLoader(
+        transformed(dataset, tutorial.training_transform()),
+        batch_size=batch_size,
+        shuffle=train,
+        num_workers=num_workers,
+        generator=torch.Generator().manual_seed(seed),
+        persistent_workers=num_workers > 0,
+    )
+
+
+def to_tensors(dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """A torchvision CIFAR-style dataset decoded once: normalised float images and int64 labels.
+
+    Equal to what the tutorial's ToTensor + Normalize(0.5, 0.5) gives per sample.
+    """
+    data = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).float().div_(255)
+    mean = torch.tensor(tutorial.TRAINING_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(tutorial.TRAINING_STD).view(1, 3, 1, 1)
+    return data.sub_(mean).div_(std), torch.as_tensor(dataset.targets, dtype=torch.int64)
+
+
+class TensorBatches:
+    """Shuffled mini-batches from tensors already in memory (on any device)."""
+
+    def __init__(self, images, labels, batch_size: int, *, shuffle: bool, seed: int = 0) -> None:
+        self.images, self.labels, self.batch_size, self.shuffle = images, labels, batch_size, shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.labels) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.labels)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        order = order.to(self.images.device)
+        for start in range(0, n, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            yield self.images[idx], self.labels[idx]
+
+
+@dataclasses.dataclass
+class History:
+    """What a training run produced so far (kept when interrupted)."""
+
+    windows: list = dataclasses.field(default_factory=list)  # {"epoch", "batch", "loss"}
+    images: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images / self.seconds if self.seconds else 0.0
+
+
+def train_loop(
+    net: nn.Module,
+    batches,
+    recipe: Recipe,
+    device: torch.device,
+    *,
+    on_window: Callable[[dict], None] | None = None,
+    on_step: Callable[[float], None] | None = None,
+    history: History | None = None,
+) -> History:
+    """The tutorial's loop: zero_grad, forward, CrossEntropyLoss, backward, SGD step; running loss per window."""
+    history = history or History()
+    criterion = nn.CrossEntropyLoss()
+    optimizer = optim.SGD(net.parameters(), lr=recipe.lr, momentum=recipe.momentum)
+    net.to(device).train()
+    start = time.perf_counter()
+    try:
+        for epoch in range(recipe.epochs):
+            running_loss = 0.0
+            for i, (inputs, labels) in enumerate(batches):
+                inputs, labels = inputs.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+                optimizer.zero_grad()
+                loss = criterion(net(inputs), labels)
+                loss.backward()
+                optimizer.step()
+                running_loss += loss.item()
+                history.images += len(labels)
+                if on_step:
+                    on_step(running_loss / (i % recipe.window + 1))
+                if i % recipe.window == recipe.window - 1:
+                    row = {"epoch": epoch + 1, "batch": i + 1, "loss": running_loss / recipe.window}
+                    history.windows.append(row)
+                    if on_window:
+                        on_window(row)
+                    running_loss = 0.0
+    except KeyboardInterrupt:
+        history.interrupted = True
+    finally:
+        history.seconds += time.perf_counter() - start
+    return history
+
+
+def train_fast(
+    net: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    epochs: int,
+    device: torch.device,
+    *,
+    batch_size: int = 32,
+    max_lr: float = 0.1,
+    seed: int = 0,
+    on_window: Callable[[dict], None] | None = None,
+    history: History | None = None,
+) -> History:
+    """Same model and data: tensors on the device, large batches, SGD with a one-cycle schedule."""
+    history = history or History()
+    images, labels = images.to(device), labels.to(device)
+    batches = TensorBatches(images, labels, batch_size, shuffle=True, seed=seed)
+    criterion = nn.CrossEntropyLoss()
+    optimizer = optim.SGD(net.parameters(), lr=max_lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    schedule = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, epochs=epochs, steps_per_epoch=len(batches))
+    net.to(device).train()
+    start = time.perf_counter()
+    try:
+        for epoch in range(epochs):
+            losses = torch.zeros((), device=device)
+            for inputs, targets in batches:
+                optimizer.zero_grad(set_to_none=True)
+                loss = criterion(net(inputs), targets)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                losses += loss.detach()  # no .item(): the device is not synchronised every step
+                history.images += len(targets)
+            row = {"epoch": epoch + 1, "batch": len(batches), "loss": float(losses) / len(batches)}
+            history.windows.append(row)
+            if on_window:
+                on_window(row)
+    except KeyboardInterrupt:
+        history.interrupted = True
+    finally:
+        history.seconds += time.perf_counter() - start
+    return history
+
+
+def new_net(seed: int) -> Net:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Net()
