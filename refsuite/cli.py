@@ -49,7 +49,33 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--download", action="store_true")
     show.add_argument("--seed", type=int, default=0, help="seed of the shuffled batch")
     show.add_argument("--out", required=True, help="PNG path to write")
+
+    train = sub.add_parser("train", help="train the tutorial's Net; write metrics.json and a loss curve")
+    _add_selection(train)
+    train.add_argument("--epochs", type=int, default=2)
+    train.add_argument("--batch-size", type=int, default=None, help="default 4 (the tutorial), 32 with --fast")
+    train.add_argument("--lr", type=float, default=0.001)
+    train.add_argument("--momentum", type=float, default=0.9)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--window", type=int, default=0, help="mini-batches per running-loss line (default: ~6 per epoch)")
+    train.add_argument("--threads", type=int, default=None, help="torch intra-op threads on CPU (default: chosen, see README)")
+    train.add_argument("--fast", action="store_true", help="same model and data: large batch, one-cycle schedule")
+    train.add_argument("--out", default="refsuite-train", help="directory for metrics.json and loss.png")
     return parser
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import train_job
+    from ._devices import resolve_devices
+    from ._discovery import discover
+    from .training import Recipe
+
+    out = Path(args.out)
+    train_job.check_writable(out)
+    (device,) = resolve_devices(args.device[:1] or ["cpu"], discover().devices)
+    batch = args.batch_size or (32 if args.fast else 4)
+    recipe = Recipe(epochs=args.epochs, batch_size=batch, lr=args.lr, momentum=args.momentum, seed=args.seed, window=args.window)
+    return train_job.run(device.torch, _load_dataset(args), recipe, out, fast=args.fast, threads=args.threads)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -166,7 +192,7 @@ def cmd_show_batch(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "doctor": cmd_doctor, "show-batch": cmd_show_batch}
+COMMANDS = {"run": cmd_run, "list": cmd_list, "doctor": cmd_doctor, "show-batch": cmd_show_batch, "train": cmd_train}
 
 
 def main(argv: list[str] | None = None) -> int:

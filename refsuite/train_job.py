@@ -1,0 +1,111 @@
+"""``refsuite train``: the tutorial's training as a job, with progress, metrics.json and a loss curve."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from . import tutorial
+from ._errors import UsageError
+from ._record import environment, write_json
+from .evaluation import evaluate
+from .training import History, Recipe, TensorBatches, new_net, to_tensors, train_fast, train_loop
+
+
+def check_writable(out: Path) -> None:
+    """Fail before training, not after, when results could not be saved."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out {out} is not writable: {exc.strerror or exc}") from None
+
+
+def default_window(batches_per_epoch: int) -> int:
+    # The tutorial prints every 2000 of its 12,500 mini-batches; keep about six windows per epoch.
+    return max(1, min(2000, batches_per_epoch // 6))
+
+
+def plot_losses(windows: list, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(range(1, len(windows) + 1), [w["loss"] for w in windows], marker="o")
+    ax.set_xticks(range(1, len(windows) + 1), [f"{w['epoch']},{w['batch']}" for w in windows], rotation=45, fontsize=7)
+    ax.set_xlabel("[epoch, batch]")
+    ax.set_ylabel("running loss")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int | None) -> int:
+    from tqdm.auto import tqdm
+
+    check_writable(out)
+    if device.type == "cpu":
+        # Batch-4 steps are too small for intra-op threads to pay off; large batches use every core.
+        torch.set_num_threads(threads or (1 if recipe.batch_size <= 16 and not fast else os.cpu_count() or 1))
+    images, labels = to_tensors(dataset.train)
+    test_images, test_labels = to_tensors(dataset.test)
+    batches = TensorBatches(images.to(device), labels.to(device), recipe.batch_size, shuffle=True, seed=recipe.seed)
+    if recipe.window <= 0:
+        recipe = dataclasses.replace(recipe, window=default_window(len(batches)))
+    net = new_net(recipe.seed)
+    history = History()
+
+    def report(row):
+        tqdm.write("[%d, %5d] loss: %.3f" % (row["epoch"], row["batch"], row["loss"]))
+
+    started = time.perf_counter()
+    if fast:
+        print(f"--fast: batch {recipe.batch_size}, one-cycle SGD, {recipe.epochs} epochs on {device}")
+        train_fast(net, images, labels, recipe.epochs, device, batch_size=recipe.batch_size, seed=recipe.seed,
+                   on_window=report, history=history)
+    else:
+        with tqdm(total=recipe.epochs * len(batches), unit="batch", desc=f"training on {device}", mininterval=0.5) as bar:
+            def step(loss):
+                bar.update()
+                if bar.n % 200 == 0:
+                    bar.set_postfix(loss=f"{loss:.3f}")
+
+            train_loop(net, batches, recipe, device, on_window=report, on_step=step, history=history)
+    metrics = {
+        "recipe": "fast" if fast else "tutorial",
+        "config": dataclasses.asdict(recipe),
+        "dataset": dataset.name,
+        "windows": history.windows,
+        "images": history.images,
+        "train_seconds": round(history.seconds, 3),
+        "images_per_second": round(history.images_per_second, 1),
+        "interrupted": history.interrupted,
+        "environment": environment([str(device)], dataset.name),
+        "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads(), "loader_workers": 0},
+    }
+    if history.interrupted:
+        print("\ninterrupted: keeping the metrics so far", file=sys.stderr)
+    else:
+        print("Finished Training")
+        result = evaluate(net, TensorBatches(test_images, test_labels, 1000, shuffle=False), device)
+        metrics.update(accuracy=result["accuracy"], confusion=result["confusion"])
+        names = [tutorial.ABBREVIATIONS.get(c, c) for c in dataset.classes]
+        metrics["per_class_accuracy"] = dict(zip(names, result["per_class_accuracy"]))
+        print("Accuracy of the network on the %d test images: %d %%" % (result["total"], 100 * result["accuracy"]))
+        for name, acc in metrics["per_class_accuracy"].items():
+            print(f"Accuracy for class: {name:5s} is {100 * acc:.1f} %" if acc is not None else f"class {name}: no test images")
+    metrics["wall_seconds"] = round(time.perf_counter() - started, 3)
+    write_json(out / "metrics.json", metrics)
+    if history.windows:
+        plot_losses(history.windows, out / "loss.png", f"{metrics['recipe']} recipe on {dataset.name} ({device})")
+    print(f"wrote {out / 'metrics.json'}" + (f" and {out / 'loss.png'}" if history.windows else ""))
+    return 130 if history.interrupted else 0

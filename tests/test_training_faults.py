@@ -1,0 +1,85 @@
+"""Each training and evaluation unit fails when the behaviour it checks is broken."""
+import contextlib
+import sys
+
+import torch
+import torch.nn.functional as F
+
+_max, _load, _bincount = torch.max, torch.load, torch.bincount
+
+
+def test_all_training_and_evaluation_units_pass_unbroken(unit, plugins):
+    for u in plugins.units.select("training.*") + plugins.units.select("evaluation.*"):
+        if not u.requires.slow:
+            unit.run(u.id)
+
+
+def test_sgd_ignoring_momentum(unit, monkeypatch):
+    class NoMomentum(torch.optim.SGD):
+        def __init__(self, params, lr=1e-3, momentum=0, **kw):
+            super().__init__(params, lr=lr, momentum=0, **kw)
+
+    monkeypatch.setattr(torch.optim, "SGD", NoMomentum)
+    unit.fails("training.sgd.momentum_step_matches_textbook")
+
+
+def test_zero_grad_doing_nothing(unit, monkeypatch):
+    monkeypatch.setattr(torch.optim.Optimizer, "zero_grad", lambda self, set_to_none=True: None)
+    assert "zero_grad" in unit.fails("training.zero_grad.resets_and_omitting_it_accumulates")
+
+
+def test_cross_entropy_without_log_softmax(unit, monkeypatch):
+    monkeypatch.setattr(torch.nn.CrossEntropyLoss, "forward", lambda self, x, t: F.nll_loss(x, t))
+    unit.fails("training.loss.cross_entropy_is_mean_negative_log_softmax")
+
+
+def test_backward_that_computes_nothing(unit, monkeypatch):
+    monkeypatch.setattr(torch.Tensor, "backward", lambda self, *a, **k: None)
+    assert "no gradient" in unit.fails("training.backward.fills_every_parameter_of_net")
+
+
+def test_optimizer_step_that_does_not_learn(unit, monkeypatch):
+    monkeypatch.setattr(torch.optim.SGD, "step", lambda self, closure=None: None)
+    assert "did not fall" in unit.fails("training.loop.running_loss_falls_and_repeats")
+
+
+def test_argmax_off_by_one(unit, monkeypatch):
+    def shifted(x, *a, **k):
+        out = _max(x, *a, **k)
+        if isinstance(out, torch.Tensor):
+            return out
+        return out[0], (out[1] + 1) % x.shape[1]
+
+    monkeypatch.setattr(torch, "max", shifted)
+    unit.fails("evaluation.accuracy.no_grad_matches_manual_count")
+
+
+def test_no_grad_not_honoured(unit, monkeypatch):
+    real_no_grad = torch.no_grad
+
+    def no_grad_ignored_by_refsuite(*args):
+        # torch's own initialisers still need the real thing; only refsuite's calls are broken.
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        return contextlib.nullcontext() if caller.startswith("refsuite") else real_no_grad(*args)
+
+    monkeypatch.setattr(torch, "no_grad", no_grad_ignored_by_refsuite)
+    assert "built a graph" in unit.fails("evaluation.accuracy.no_grad_matches_manual_count")
+
+
+def test_confusion_counting_dropping_a_sample(unit, monkeypatch):
+    monkeypatch.setattr(torch, "bincount", lambda x, minlength=0: _bincount(x[1:], minlength=minlength))
+    unit.fails("evaluation.confusion.rows_sum_to_class_counts")
+
+
+def test_checkpoint_load_that_perturbs_weights(unit, monkeypatch):
+    def perturbed(*a, **k):
+        state = _load(*a, **k)
+        return {name: t + 1e-6 for name, t in state.items()}
+
+    monkeypatch.setattr(torch, "load", perturbed)
+    assert "differ" in unit.fails("evaluation.checkpoint.round_trip_is_bitwise_and_truncation_is_clear")
+
+
+def test_truncated_checkpoint_accepted_silently(unit, monkeypatch):
+    monkeypatch.setattr(torch, "load", lambda f, *a, **k: _load(f, *a, **k) if not hasattr(f, "getvalue") else {})
+    assert "did not raise" in unit.fails("evaluation.checkpoint.round_trip_is_bitwise_and_truncation_is_clear")
