@@ -1,0 +1,33 @@
+"""Benchmarks live apart from the default test run: `pytest benchmarks/` runs them."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+RESULTS: dict[str, dict] = {}
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    machine_info["torch"] = torch.__version__
+    machine_info["cuda"] = torch.version.cuda
+    machine_info["cudnn"] = torch.backends.cudnn.version()
+    machine_info["torch_threads"] = torch.get_num_threads()
+    if torch.cuda.is_available():
+        machine_info["gpu"] = torch.cuda.get_device_name()
+
+
+def pytest_terminal_summary(terminalreporter):
+    rows = {k: v for k, v in RESULTS.items() if "images_per_second" in v}
+    if "tutorial_loop" not in rows:
+        return
+    base = rows["tutorial_loop"]["images_per_second"]
+    tr = terminalreporter
+    tr.write_sep("=", "training throughput (same data, same run)")
+    tr.write_line(f"{'configuration':<34}{'images/s':>10}{'× tutorial loop':>17}{'test accuracy':>15}")
+    for name, row in rows.items():
+        tr.write_line(f"{name:<34}{row['images_per_second']:>10.0f}{row['images_per_second'] / base:>17.2f}{row['accuracy']:>15.1%}")
+
+
+@pytest.fixture(scope="session")
+def results():
+    return RESULTS
