@@ -61,6 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=int, default=None, help="torch intra-op threads on CPU (default: chosen, see README)")
     train.add_argument("--fast", action="store_true", help="same model and data: large batch, one-cycle schedule")
     train.add_argument("--out", default="refsuite-train", help="directory for metrics.json and loss.png")
+
+    cmp = sub.add_parser("compare", help="drift report between two `refsuite run --record` files")
+    cmp.add_argument("a", help="the baseline record (e.g. the oldest torch)")
+    cmp.add_argument("b", help="the record to compare (e.g. the newest torch)")
+    cmp.add_argument("--factor", type=float, default=10.0, help="report errors that moved by more than this factor")
+
+    bench = sub.add_parser("bench", help="benchmark the conv/pool hot path (pytest-benchmark) and print one table")
+    bench.add_argument("--device", action="append", default=[], help="device(s) to benchmark (default cpu)")
+    bench.add_argument("--quick", action="store_true", help="batch 256, the two composite stages only")
+    bench.add_argument("--json", default=None, metavar="PATH", help="keep pytest-benchmark's JSON (loads in --benchmark-compare)")
+    bench.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="print B/A ratios of two saved runs")
+    bench.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest unchanged")
     return parser
 
 
@@ -173,6 +185,45 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if plugins.failures else 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from . import drift
+
+    try:
+        report, regressed = drift.compare(drift.load(args.a), drift.load(args.b), factor=args.factor)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"refsuite compare: error: {exc}", file=sys.stderr)
+        return 2
+    print(report)
+    return 1 if regressed else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import pytest
+
+    from .bench import hotpath_bench, report
+
+    if args.compare:
+        print(report.compare(*args.compare))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="refsuite-bench-") as tmp:
+        json_path = Path(args.json).absolute() if args.json else Path(tmp, "bench.json")
+        ini = Path(tmp, "pytest.ini")
+        ini.write_text("[pytest]\n")
+        argv = [hotpath_bench.__file__, "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider", "-q", "--no-units",
+                "--benchmark-json", str(json_path), "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name"]
+        for device in args.device:
+            argv += ["--device", device]
+        argv += [a for a in args.pytest_args if a != "--"]
+        if args.quick:
+            os.environ["REFSUITE_BENCH_QUICK"] = "1"
+        code = int(pytest.main(argv))
+        if json_path.exists():
+            print(report.table(json_path))
+            if args.json:
+                print(f"wrote {json_path}")
+        return code
+
+
 def _load_dataset(args: argparse.Namespace):
     from ._discovery import discover
     from .datasets.base import DatasetSelection
@@ -192,7 +243,7 @@ def cmd_show_batch(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "doctor": cmd_doctor, "show-batch": cmd_show_batch, "train": cmd_train}
+COMMANDS = {"run": cmd_run, "list": cmd_list, "doctor": cmd_doctor, "show-batch": cmd_show_batch, "train": cmd_train, "bench": cmd_bench, "compare": cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:
