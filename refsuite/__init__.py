@@ -20,6 +20,8 @@ _EXPORTS = {
     "DuplicateUnitError": "._errors",
     "DatasetError": "._errors",
     "SECTIONS": "._registry",
+    "SHAPES_ONLY": "._registry",
+    "FLOAT64": "._registry",
     "Registry": "._registry",
     "Requires": "._registry",
     "Unit": "._registry",

@@ -23,6 +23,8 @@ class Context:
     dataset_loader: Callable[[], Any] | None = None
     #: comparisons made so far: {"what", "max_abs_err", "max_rel_err"}, for drift reports
     comparisons: list = dataclasses.field(default_factory=list)
+    #: figures a unit measured (an accuracy, a loss), kept in `refsuite run --record` files
+    metrics: dict = dataclasses.field(default_factory=dict)
 
     @property
     def torch_device(self) -> torch.device:
@@ -51,6 +53,9 @@ class Context:
     def cpu_generator(self, seed: int) -> torch.Generator:
         """A seeded CPU generator: CPU and accelerator streams differ, so seed here and move."""
         return torch.Generator().manual_seed(seed)
+
+    def record_metric(self, name: str, value: float) -> None:
+        self.metrics[name] = value
 
     def synchronize(self) -> None:
         self.device.synchronize()

@@ -167,6 +167,7 @@ class UnitItem(pytest.Item):
                 self.unit.check(ctx)
             finally:
                 self.user_properties.append(("refsuite_comparisons", ctx.comparisons))
+                self.user_properties.append(("refsuite_metrics", ctx.metrics))
 
     def reportinfo(self):
         path, line = self.unit.location
@@ -246,6 +247,7 @@ class _Reporter:
                 "duration_s": round(report.duration, 6),
                 "reason": reason,
                 "comparisons": props.get("refsuite_comparisons", []),
+                "metrics": props.get("refsuite_metrics", {}),
             }
         )
 

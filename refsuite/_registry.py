@@ -25,10 +25,11 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 class Requires:
     """What a unit needs to run; anything unmet makes it a visible skip with the reason."""
 
-    #: device capabilities, e.g. {"float64"} (see refsuite.KNOWN_CAPABILITIES)
-    capabilities: frozenset = frozenset()
-    #: True: the selected dataset; a name ("cifar10"): only that dataset
-    dataset: bool | str = False
+    #: device capabilities (see refsuite.KNOWN_CAPABILITIES). Units read tensor values unless
+    #: they say otherwise: a shape-only unit passes capabilities=frozenset() and runs on meta.
+    capabilities: frozenset = frozenset({"values"})
+    #: True: the selected dataset; a name or tuple of names: only those datasets
+    dataset: bool | str | tuple = False
     #: importable modules, e.g. ("torchvision",)
     packages: tuple = ()
     #: the oldest torch release with the behaviour the unit checks, e.g. "2.6"
@@ -48,22 +49,34 @@ class Requires:
         for package in self.packages:
             if importlib.util.find_spec(package) is None:
                 return f"needs the optional package {package!r}"
-        if isinstance(self.dataset, str) and dataset_name != self.dataset:
-            return f"needs --dataset {self.dataset} (selected: {dataset_name})"
+        if self.dataset and dataset_name is None:
+            return "needs a dataset, and no dataset plugin is installed"
+        names = (self.dataset,) if isinstance(self.dataset, str) else self.dataset
+        if isinstance(names, tuple) and dataset_name not in names:
+            return f"needs --dataset {' or '.join(names)} (selected: {dataset_name})"
         if self.slow and not runslow:
             return "slow: run with --runslow"
         return None
 
     def describe(self) -> str:
-        parts = sorted(self.capabilities)
+        parts = sorted(self.capabilities - {"values"})
+        if "values" not in self.capabilities:
+            parts.append("shapes-only")
         if self.dataset:
-            parts.append(f"dataset={self.dataset}" if isinstance(self.dataset, str) else "dataset")
+            names = (self.dataset,) if isinstance(self.dataset, str) else self.dataset
+            parts.append(f"dataset={'|'.join(names)}" if isinstance(names, tuple) else "dataset")
         parts += [f"package={p}" for p in self.packages]
         if self.min_torch:
             parts.append(f"torch>={self.min_torch}")
         if self.slow:
             parts.append("slow")
         return ", ".join(parts) or "-"
+
+
+#: A unit that only looks at shapes, dtypes and errors: it runs on the meta device too.
+SHAPES_ONLY = Requires(capabilities=frozenset())
+#: A unit that compares values in double precision.
+FLOAT64 = Requires(capabilities=frozenset({"values", "float64"}))
 
 
 @dataclasses.dataclass(frozen=True)

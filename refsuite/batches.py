@@ -8,13 +8,13 @@ import torch
 from . import tutorial
 
 
-def first_batch(dataset, batch_size: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def first_batch(dataset, batch_size: int = 4, seed: int = 0, channels: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
     """A shuffled batch of the training split, normalised as the tutorial trains (seeded)."""
     from torch.utils.data import DataLoader
 
     from .datasets.base import transformed
 
-    loader = DataLoader(transformed(dataset, tutorial.training_transform()), batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    loader = DataLoader(transformed(dataset, tutorial.training_transform(channels)), batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
     return next(iter(loader))
 
 

@@ -235,7 +235,7 @@ def cmd_show_batch(args: argparse.Namespace) -> int:
     from . import batches, tutorial
 
     dataset = _load_dataset(args)
-    images, labels = batches.first_batch(dataset.train, seed=args.seed)
+    images, labels = batches.first_batch(dataset.train, seed=args.seed, channels=dataset.channels)
     caption = batches.label_line(labels, [tutorial.ABBREVIATIONS.get(c, c) for c in dataset.classes])
     path = batches.save_grid_png(batches.unnormalized_grid(images), caption, Path(args.out))
     print(caption)

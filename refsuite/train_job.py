@@ -61,7 +61,7 @@ def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int 
     batches = TensorBatches(images.to(device), labels.to(device), recipe.batch_size, shuffle=True, seed=recipe.seed)
     if recipe.window <= 0:
         recipe = dataclasses.replace(recipe, window=default_window(len(batches)))
-    net = new_net(recipe.seed)
+    net = new_net(recipe.seed, channels=dataset.channels)
     history = History()
 
     def report(row):

@@ -21,7 +21,7 @@ import torch.nn as nn
 import torch.optim as optim
 
 from . import tutorial
-from .nets import Net
+from .nets import LeNet, Net
 
 
 @dataclasses.dataclass
@@ -46,14 +46,14 @@ def cpu_threads_for(num_workers: int) -> int:
     return max(1, cores - num_workers) if num_workers else cores
 
 
-def tutorial_loader(dataset, *, train: bool, batch_size: int = 4, num_workers: int = 2, seed: int = 0):
+def tutorial_loader(dataset, *, train: bool, batch_size: int = 4, num_workers: int = 2, seed: int = 0, channels: int = 3):
     """The tutorial's DataLoader: per-sample PIL transforms, shuffled for training."""
     from torch.utils.data import DataLoader
 
     from .datasets.base import transformed
 
     return DataLoader(
-        transformed(dataset, tutorial.training_transform()),
+        transformed(dataset, tutorial.training_transform(channels)),
         batch_size=batch_size,
         shuffle=train,
         num_workers=num_workers,
@@ -63,14 +63,16 @@ def tutorial_loader(dataset, *, train: bool, batch_size: int = 4, num_workers: i
 
 
 def to_tensors(dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    """A torchvision CIFAR-style dataset decoded once: normalised float images and int64 labels.
+    """A dataset holding ``data`` (N×H×W×C or N×H×W uint8) and ``targets``, decoded once.
 
     Equal to what the tutorial's ToTensor + Normalize(0.5, 0.5) gives per sample.
     """
-    data = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).float().div_(255)
-    mean = torch.tensor(tutorial.TRAINING_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(tutorial.TRAINING_STD).view(1, 3, 1, 1)
-    return data.sub_(mean).div_(std), torch.as_tensor(dataset.targets, dtype=torch.int64)
+    data = torch.from_numpy(dataset.data)
+    # NCHW with its own strides: the tutorial's x.view(...) fails on channels_last activations, and
+    # a permuted 1-channel tensor would look channels_last to the convolution.
+    data = data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)
+    data = data.float().div_(255).contiguous()
+    return data.sub_(0.5).div_(0.5), torch.as_tensor(dataset.targets, dtype=torch.int64)
 
 
 class TensorBatches:
@@ -192,7 +194,8 @@ def train_fast(
     return history
 
 
-def new_net(seed: int) -> Net:
+def new_net(seed: int, channels: int = 3) -> nn.Module:
+    """The tutorial's network for the data: ``Net`` for colour images, ``LeNet`` for greyscale."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return Net()
+        return LeNet() if channels == 1 else Net()

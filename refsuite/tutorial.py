@@ -84,12 +84,10 @@ def replay() -> Replay:
 #: The tutorial's class names are CIFAR-10's label_names with two abbreviated.
 ABBREVIATIONS = {"airplane": "plane", "automobile": "car"}
 #: "Training Your PyTorch Model" normalises with 0.5 everywhere, so img / 2 + 0.5 undoes it.
-TRAINING_MEAN = (0.5, 0.5, 0.5)
-TRAINING_STD = (0.5, 0.5, 0.5)
 
 
-def training_transform():
-    """The transform the tutorial trains with: ToTensor, then Normalize by 0.5."""
+def training_transform(channels: int = 3):
+    """The transform the tutorial trains with: ToTensor, then Normalize by 0.5 in every channel."""
     import torchvision.transforms as transforms
 
-    return transforms.Compose([transforms.ToTensor(), transforms.Normalize(TRAINING_MEAN, TRAINING_STD)])
+    return transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,) * channels, (0.5,) * channels)])

@@ -32,7 +32,7 @@ def test_unwritable_out_fails_before_training(tmp_path):
 
 def test_ctrl_c_keeps_the_metrics_so_far(tmp_path):
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "refsuite", "train", "--epochs", "20", "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "refsuite", "train", "--epochs", "20", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     deadline = time.time() + 120
     line = ""

@@ -63,8 +63,8 @@ def streaming_stats(ctx):
 
     ds = ctx.dataset
     loader = DataLoader(transformed(ds.train, transforms.ToTensor()), batch_size=500)
-    total = torch.zeros(3, dtype=torch.float64)
-    total_sq = torch.zeros(3, dtype=torch.float64)
+    total = torch.zeros(ds.channels, dtype=torch.float64)
+    total_sq = torch.zeros(ds.channels, dtype=torch.float64)
     count = 0
     for images, _ in loader:
         x = images.to(torch.float64)
@@ -82,7 +82,7 @@ def streaming_stats(ctx):
 def batches_of_four(ctx):
     """A DataLoader with batch_size=4 yields (4, 3, 32, 32) float tensors and int64 labels in [0, 10)."""
     ds = ctx.dataset
-    loader = DataLoader(transformed(ds.train, tutorial.training_transform()), batch_size=4, shuffle=True, num_workers=2)
+    loader = DataLoader(transformed(ds.train, tutorial.training_transform(ds.channels)), batch_size=4, shuffle=True, num_workers=2)
     for step, (images, labels) in enumerate(loader):
         images, labels = images.to(ctx.torch_device), labels.to(ctx.torch_device)
         assert images.shape == (4, ds.channels, 32, 32) and images.dtype == torch.float32, f"{tuple(images.shape)} {images.dtype}"
@@ -124,7 +124,7 @@ def epoch_coverage(ctx):
     prop()
 
 
-@units.unit("data.classes.are_the_tutorials_ten", requires=DATASET)
+@units.unit("data.classes.are_the_tutorials_ten", requires=Requires(dataset=("synthetic-cifar10", "cifar10"), packages=("torchvision",)))
 def classes(ctx):
     """The dataset's ten classes are the tutorial's (plane, car, bird, cat, deer, dog, frog, horse, ship, truck)."""
     names = tuple(tutorial.ABBREVIATIONS.get(c, c) for c in ctx.dataset.classes)
@@ -134,12 +134,13 @@ def classes(ctx):
 @units.unit("data.show_batch.grid_shape_and_range", requires=DATASET)
 def show_batch(ctx):
     """The un-normalised make_grid of a batch of four is a (3, 36, 138) image in [0, 1] holding the four images."""
-    images, labels = batches.first_batch(ctx.dataset.train)
+    images, labels = batches.first_batch(ctx.dataset.train, channels=ctx.dataset.channels)
     grid = batches.unnormalized_grid(images.to(ctx.torch_device))
     assert grid.shape == (3, 36, 138), f"grid shape {tuple(grid.shape)}, expected (3, 36, 138) for 4 padded 32×32 tiles"
     assert float(grid.min()) >= 0.0 and float(grid.max()) <= 1.0, f"grid range [{float(grid.min())}, {float(grid.max())}]"
     for j in range(4):  # make_grid pads by 2: tile j starts at column 2 + 34 j
-        ctx.assert_close(grid[:, 2:34, 2 + 34 * j : 34 + 34 * j], images[j] / 2 + 0.5, what=f"tile {j}")
+        tile = (images[j] / 2 + 0.5).expand(3, -1, -1)  # make_grid shows greyscale as three equal channels
+        ctx.assert_close(grid[:, 2:34, 2 + 34 * j : 34 + 34 * j], tile, what=f"tile {j}")
     caption = batches.label_line(labels, tutorial.CLASSES)
     png = batches.save_grid_png(grid, caption, ctx.tmp_path / "batch.png")
     assert png.stat().st_size > 0

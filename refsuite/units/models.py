@@ -9,11 +9,10 @@ from torch.autograd.gradcheck import GradcheckError
 
 from .. import strategies as rst
 from .. import tutorial
-from .._registry import Requires, UnitGroup
+from .._registry import FLOAT64, SHAPES_ONLY, Requires, UnitGroup
 from ..nets import LeNet, Net
 
 units = UnitGroup()
-FLOAT64 = Requires(capabilities=frozenset({"float64"}))
 NETS = {"LeNet": (LeNet, 1), "Net": (Net, 3)}
 
 
@@ -23,14 +22,14 @@ def _seeded(cls, seed=0):
         return cls()
 
 
-@units.unit("models.lenet.repr_matches_tutorial")
+@units.unit("models.lenet.repr_matches_tutorial", requires=SHAPES_ONLY)
 def lenet_repr(ctx):
     """print(LeNet()) shows exactly the layer structure the tutorial prints."""
     got = repr(LeNet().to(ctx.torch_device))
     assert got == tutorial.LENET_REPR, f"LeNet repr differs from the tutorial:\n{got}"
 
 
-@units.unit("models.parameters.match_tutorial_counts")
+@units.unit("models.parameters.match_tutorial_counts", requires=SHAPES_ONLY)
 def parameter_counts(ctx):
     """LeNet has 61,706 learnable parameters and the CIFAR Net 62,006."""
     for cls, expected in ((LeNet, tutorial.LENET_PARAMETERS), (Net, tutorial.NET_PARAMETERS)):
@@ -38,7 +37,7 @@ def parameter_counts(ctx):
         assert got == expected, f"{cls.__name__} has {got:,} parameters, the tutorial's has {expected:,}"
 
 
-@units.unit("models.lenet.maps_one_image_to_ten_scores")
+@units.unit("models.lenet.maps_one_image_to_ten_scores", requires=SHAPES_ONLY)
 def lenet_output_shape(ctx):
     """A (1, 1, 32, 32) input gives a (1, 10) output."""
     out = LeNet().to(ctx.torch_device)(torch.rand(1, 1, 32, 32, device=ctx.torch_device))
@@ -57,7 +56,7 @@ def lenet_golden_output(ctx):
     ctx.assert_close(out, cpu_out, what="LeNet output on the device vs the CPU")
 
 
-@units.unit("models.batch.dimension_is_preserved")
+@units.unit("models.batch.dimension_is_preserved", requires=SHAPES_ONLY)
 def batch_dimension(ctx):
     """For any batch size, both networks return (batch, 10)."""
     nets = {name: (_seeded(cls).to(ctx.torch_device), ch) for name, (cls, ch) in NETS.items()}
@@ -87,7 +86,7 @@ def batch_invariance(ctx):
     prop()
 
 
-@units.unit("models.lenet.num_flat_features_is_product")
+@units.unit("models.lenet.num_flat_features_is_product", requires=SHAPES_ONLY)
 def num_flat_features(ctx):
     """num_flat_features equals the product of the non-batch dimensions."""
     net = LeNet()
@@ -116,7 +115,7 @@ def conv_geometry(draw):
     return {"size": size, "kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation}
 
 
-@units.unit("models.conv.output_shape_follows_formula")
+@units.unit("models.conv.output_shape_follows_formula", requires=SHAPES_ONLY)
 def conv_shapes(ctx):
     """Conv2d and MaxPool2d output sizes follow the documented formula for any geometry."""
 

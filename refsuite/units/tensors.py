@@ -8,10 +8,9 @@ from hypothesis.extra import numpy as hnp
 
 from .. import strategies as rst
 from .. import tutorial
-from .._registry import Requires, UnitGroup
+from .._registry import FLOAT64, SHAPES_ONLY, Requires, UnitGroup
 
 units = UnitGroup()
-FLOAT64 = Requires(capabilities=frozenset({"float64"}))
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -118,7 +117,7 @@ def ones_plus_twos(ctx):
     distributes()
 
 
-@units.unit("tensors.arithmetic.mismatched_shapes_raise")
+@units.unit("tensors.arithmetic.mismatched_shapes_raise", requires=SHAPES_ONLY)
 def mismatched_shapes_raise(ctx):
     """Adding a (2, 3) and a (3, 2) tensor raises RuntimeError, as the tutorial warns."""
     r1 = torch.rand(2, 3, device=ctx.torch_device)

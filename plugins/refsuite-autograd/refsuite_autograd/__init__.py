@@ -1,0 +1,1 @@
+"""refsuite units for the Autograd chapter, written against refsuite's public API only."""
