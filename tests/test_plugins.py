@@ -143,3 +143,13 @@ def test_broken_and_duplicate_plugins_are_named_and_hide_nothing(env, tmp_path):
         assert "tensors.seed.repeats[cpu] PASSED" in run.stdout and "models.conv.conv2d_matches_numpy[cpu] PASSED" in run.stdout
     finally:
         env.pip("uninstall", "-y", "-q", "refsuite-broken", "refsuite-dup")
+
+
+def test_plugins_md_snippets_are_the_ones_the_plugins_use():
+    import re
+
+    text = (ROOT / "PLUGINS.md").read_text()
+    snippets = re.findall(r"<!-- file: (\S+) -->\n```\w+\n(.*?)```", text, flags=re.S)
+    assert len(snippets) == 6
+    for path, snippet in snippets:
+        assert snippet in (ROOT / path).read_text(), f"PLUGINS.md's snippet for {path} is not in that file"
