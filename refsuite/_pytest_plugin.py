@@ -7,20 +7,23 @@ does not add items to other projects' test runs.
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-import torch
 
 from . import __version__
-from ._devices import Device
-from ._discovery import Plugins, Provider, discover
 from ._errors import RefsuiteError
-from ._registry import SECTIONS, Unit
-from .datasets.base import DatasetSelection
+
+# torch and the registry are imported inside the hooks that need them: this module is loaded
+# by every pytest run in an environment where refsuite is installed.
+if TYPE_CHECKING:
+    from ._devices import Device
+    from ._discovery import Plugins, Provider
+    from ._registry import Unit
+    from .datasets.base import DatasetSelection
 
 
 @dataclasses.dataclass
@@ -101,6 +104,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _units_enabled(config):
         return
     from ._devices import resolve_devices
+    from ._discovery import discover
+    from .datasets.base import DatasetSelection
 
     plugins = discover()
     try:
@@ -126,13 +131,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    lines = [f"refsuite {__version__}: torch {torch.__version__}, python {sys.version.split()[0]}"]
     state = config.stash.get(_STATE, None)
     if state is None:
-        return lines
+        return [f"refsuite {__version__}: units not collected (use --device or --units)"]
+    import torch
+
+    lines = [f"refsuite {__version__}: torch {torch.__version__}, python {sys.version.split()[0]}"]
     facts = []
-    for name, dtype in state.plugins.devices.items():
-        facts.append(f"{name} ({'available' if dtype.is_available() else 'not available'})")
+    for name, kind in state.plugins.devices.items():
+        facts.append(f"{name} ({'available' if kind.is_available() else 'not available'})")
     lines.append("refsuite devices known: " + ", ".join(facts))
     lines.append(
         f"refsuite running on: {', '.join(d.label for d in state.devices)}; "
@@ -257,6 +264,8 @@ class _Reporter:
             return
         tr = terminalreporter
         tr.write_sep("=", "refsuite: units by section")
+        from ._registry import SECTIONS
+
         tr.write_line(f"{'section':<14}{'passed':>8}{'failed':>8}{'skipped':>9}")
         seen = {r["section"] for r in results}
         for section in [s for s in SECTIONS if s in seen] + sorted(seen - set(SECTIONS)):

@@ -6,7 +6,6 @@ non-decreasing, so applying ReLU after pooling touches a quarter of the elements
 """
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 
 from .nets import Net

@@ -1,5 +1,4 @@
 """Each tensors unit fails when the torch behaviour it checks is broken."""
-import pytest
 import torch
 
 _zeros, _ones, _full, _rand, _det, _abs, _max, _svd, _std_mean, _asin, _add = (

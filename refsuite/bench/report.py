@@ -28,7 +28,7 @@ def _rows(data: dict) -> tuple[list[dict], dict]:
 def table(path: str | Path) -> str:
     data = json.loads(Path(path).read_text())
     rows, ceilings = _rows(data)
-    lines = [f"ceilings: " + ", ".join(f"{dev} {name} {v:,.1f} {'GFLOP/s' if name == 'sgemm' else 'GB/s'}" for (dev, name), v in ceilings.items())]
+    lines = ["ceilings: " + ", ".join(f"{dev} {name} {v:,.1f} {'GFLOP/s' if name == 'sgemm' else 'GB/s'}" for (dev, name), v in ceilings.items())]
     lines.append(f"{'device':<8}{'stage':<7}{'mode':<8}{'batch':>6}  {'variant':<16}{'images/s':>12}{'GFLOP/s':>10}{'% SGEMM':>9}{'× eager':>9}")
     for r in rows:
         lines.append(f"{r['device']:<8}{r['stage']:<7}{r['mode']:<8}{r['batch']:>6}  {r['variant']:<16}"

@@ -9,7 +9,7 @@ from torch.autograd.gradcheck import GradcheckError
 
 from .. import strategies as rst
 from .. import tutorial
-from .._registry import FLOAT64, SHAPES_ONLY, Requires, UnitGroup
+from .._registry import FLOAT64, SHAPES_ONLY, UnitGroup
 from ..nets import LeNet, Net
 
 units = UnitGroup()

@@ -8,7 +8,7 @@ from hypothesis.extra import numpy as hnp
 
 from .. import strategies as rst
 from .. import tutorial
-from .._registry import FLOAT64, SHAPES_ONLY, Requires, UnitGroup
+from .._registry import FLOAT64, SHAPES_ONLY, UnitGroup
 
 units = UnitGroup()
 
