@@ -1,7 +1,6 @@
 """refsuite bench's table and comparison, computed from pytest-benchmark JSON."""
 import json
 
-
 from refsuite.bench import report
 from refsuite.hotpath import flops_per_image
 
