@@ -2,18 +2,10 @@
 from __future__ import annotations
 
 import pytest
-import torch
+
+from refsuite.bench.machine_info import pytest_benchmark_update_machine_info  # noqa: F401  (a hook)
 
 RESULTS: dict[str, dict] = {}
-
-
-def pytest_benchmark_update_machine_info(config, machine_info):
-    machine_info["torch"] = torch.__version__
-    machine_info["cuda"] = torch.version.cuda
-    machine_info["cudnn"] = torch.backends.cudnn.version()
-    machine_info["torch_threads"] = torch.get_num_threads()
-    if torch.cuda.is_available():
-        machine_info["gpu"] = torch.cuda.get_device_name()
 
 
 def pytest_terminal_summary(terminalreporter):

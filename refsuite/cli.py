@@ -90,39 +90,46 @@ def cmd_train(args: argparse.Namespace) -> int:
     return train_job.run(device.torch, _load_dataset(args), recipe, out, fast=args.fast, threads=args.threads)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _pytest_isolated(argv: list[str], target: str | None = None) -> int:
+    """Run pytest from an empty directory of its own, so only ``target`` (or the units) is collected.
+
+    Paths in ``argv`` must be absolute: the run changes directory.
+    """
     import pytest
 
-    # Paths are the user's, relative to where they are; pytest runs from a directory of its own.
-    for attr in ("data_root", "junitxml", "record"):
-        if getattr(args, attr):
-            setattr(args, attr, str(Path(getattr(args, attr)).expanduser().absolute()))
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="refsuite-run-") as tmp:
-        # An empty rootdir of our own: only the units are collected, never the cwd's tests.
         ini = Path(tmp, "pytest.ini")
         ini.write_text("[pytest]\n")
         # refsuite is already imported (we are running), so pytest cannot rewrite its asserts;
-        # the units' assertions carry their own messages, so the warning says nothing useful.
-        argv = [tmp, "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider", "--units",
+        # the units' assertions carry their own messages, so that warning says nothing useful.
+        base = [target or tmp, "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider",
                 "-W", "ignore::pytest.PytestAssertRewriteWarning"]
-        for device in args.device:
-            argv += ["--device", device]
-        for flag, value in (("--dataset", args.dataset), ("--data-root", args.data_root), ("-k", args.keyword),
-                            ("--hypothesis-profile", args.profile), ("--junitxml", args.junitxml), ("--record", args.record)):
-            if value:
-                argv += [flag, value]
-        for flag, on in (("--download", args.download), ("--strict-units", args.strict), ("--runslow", args.runslow),
-                         ("-x", args.exitfirst)):
-            if on:
-                argv.append(flag)
-        argv += ["-v"] * args.verbose
-        argv += [a for a in args.pytest_args if a != "--"]
         os.chdir(tmp)  # progress lines then show unit ids, not a temporary path
         try:
-            return int(pytest.main(argv))
+            return int(pytest.main(base + argv))
         finally:
             os.chdir(cwd)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    for attr in ("data_root", "junitxml", "record"):
+        if getattr(args, attr):
+            setattr(args, attr, str(Path(getattr(args, attr)).expanduser().absolute()))
+    argv = ["--units"]
+    for device in args.device:
+        argv += ["--device", device]
+    for flag, value in (("--dataset", args.dataset), ("--data-root", args.data_root), ("-k", args.keyword),
+                        ("--hypothesis-profile", args.profile), ("--junitxml", args.junitxml), ("--record", args.record)):
+        if value:
+            argv += [flag, value]
+    for flag, on in (("--download", args.download), ("--strict-units", args.strict), ("--runslow", args.runslow),
+                     ("-x", args.exitfirst)):
+        if on:
+            argv.append(flag)
+    argv += ["-v"] * args.verbose
+    argv += [a for a in args.pytest_args if a != "--"]
+    return _pytest_isolated(argv)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -201,25 +208,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    import pytest
-
     from .bench import hotpath_bench, report
 
     if args.compare:
         print(report.compare(*args.compare))
         return 0
+    if args.quick:
+        os.environ["REFSUITE_BENCH_QUICK"] = "1"  # read by the benchmark module's parametrisation
     with tempfile.TemporaryDirectory(prefix="refsuite-bench-") as tmp:
         json_path = Path(args.json).absolute() if args.json else Path(tmp, "bench.json")
-        ini = Path(tmp, "pytest.ini")
-        ini.write_text("[pytest]\n")
-        argv = [hotpath_bench.__file__, "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider", "-q", "--no-units",
-                "--benchmark-json", str(json_path), "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name"]
+        argv = ["-q", "--no-units", "-p", "refsuite.bench.machine_info", "--benchmark-json", str(json_path),
+                "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name"]
         for device in args.device:
             argv += ["--device", device]
         argv += [a for a in args.pytest_args if a != "--"]
-        if args.quick:
-            os.environ["REFSUITE_BENCH_QUICK"] = "1"
-        code = int(pytest.main(argv))
+        code = _pytest_isolated(argv, target=hotpath_bench.__file__)
         if json_path.exists():
             print(report.table(json_path))
             if args.json:
