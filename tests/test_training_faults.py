@@ -83,3 +83,8 @@ def test_checkpoint_load_that_perturbs_weights(unit, monkeypatch):
 def test_truncated_checkpoint_accepted_silently(unit, monkeypatch):
     monkeypatch.setattr(torch, "load", lambda f, *a, **k: _load(f, *a, **k) if not hasattr(f, "getvalue") else {})
     assert "did not raise" in unit.fails("evaluation.checkpoint.round_trip_is_bitwise_and_truncation_is_clear")
+
+
+def test_load_that_unpickles_anything_by_default(unit, monkeypatch):
+    monkeypatch.setattr(torch, "load", lambda f, *a, weights_only=False, **k: _load(f, *a, weights_only=weights_only, **k))
+    assert "not the default" in unit.fails("evaluation.checkpoint.load_defaults_to_weights_only")

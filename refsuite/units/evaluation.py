@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import io
+import pickle
 
 import torch
 from hypothesis import strategies as st
 
 from .. import evaluation
-from .._registry import UnitGroup
+from .._registry import Requires, UnitGroup
 from ..nets import Net
 
 units = UnitGroup()
@@ -90,3 +91,21 @@ def checkpoint(ctx):
         assert str(exc), "a truncated checkpoint raised an error with no message"
         return
     raise AssertionError("loading a truncated checkpoint did not raise")
+
+
+class _NotWeights:
+    """An arbitrary pickled object, which a weights-only load must refuse."""
+
+
+@units.unit("evaluation.checkpoint.load_defaults_to_weights_only", requires=Requires(min_torch="2.6"))
+def weights_only_default(ctx):
+    """Since torch 2.6, torch.load without weights_only refuses pickled objects that are not tensors or state."""
+    path = ctx.tmp_path / "object.pt"
+    torch.save({"weights": torch.ones(2), "object": _NotWeights()}, path)
+    try:
+        torch.load(path)
+    except pickle.UnpicklingError as exc:
+        assert "weights_only" in str(exc), f"refused, but the message does not say why: {exc}"
+    else:
+        raise AssertionError("torch.load() unpickled an arbitrary object: weights_only is not the default")
+    assert torch.equal(torch.load(path, weights_only=False)["weights"], torch.ones(2))
