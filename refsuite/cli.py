@@ -14,8 +14,9 @@ from pathlib import Path
 from . import __version__
 
 
-def _add_selection(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", action="append", default=[], help="cpu, cuda, cuda:1, mps, all... (repeatable)")
+def _add_selection(p: argparse.ArgumentParser, device: bool = True) -> None:
+    if device:
+        p.add_argument("--device", action="append", default=[], help="cpu, cuda, cuda:1, mps, all... (repeatable)")
     p.add_argument("--dataset", default=None, help="dataset plugin (default: synthetic-cifar10)")
     p.add_argument("--data-root", default=None, help="dataset directory (env REFSUITE_DATA_ROOT)")
     p.add_argument("--download", action="store_true", help="let the dataset plugin download missing files")
@@ -44,9 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="versions, devices, datasets, providers and plugin failures")
 
     show = sub.add_parser("show-batch", help="write a PNG of a training batch and its labels, as the tutorial shows")
-    show.add_argument("--dataset", default=None, help="dataset plugin (default: synthetic-cifar10)")
-    show.add_argument("--data-root", default=None, help="dataset directory (env REFSUITE_DATA_ROOT)")
-    show.add_argument("--download", action="store_true")
+    _add_selection(show, device=False)
     show.add_argument("--seed", type=int, default=0, help="seed of the shuffled batch")
     show.add_argument("--out", required=True, help="PNG path to write")
 
