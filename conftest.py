@@ -34,7 +34,17 @@ class UnitRunner:
             dataset_loader=self.selection.load,
         )
 
+    def unmet(self, unit_id: str) -> str | None:
+        """Why the unit cannot run here (as its pytest item would skip), or None."""
+        return self.plugins.units.get(unit_id).requires.unmet(self.ctx.device, self.ctx.dataset_name, runslow=False)
+
+    def runnable(self, pattern: str) -> list[str]:
+        return [u.id for u in self.plugins.units.select(pattern) if not self.unmet(u.id)]
+
     def run(self, unit_id: str) -> None:
+        reason = self.unmet(unit_id)
+        if reason:
+            pytest.skip(f"{unit_id}: {reason}")
         self.plugins.units.get(unit_id).check(self.ctx)
 
     def fails(self, unit_id: str) -> str:

@@ -6,9 +6,9 @@ import torchvision.transforms.functional as TF
 _to_tensor, _normalize, _make_grid = TF.to_tensor, TF.normalize, torchvision.utils.make_grid
 
 
-def test_all_data_units_pass_unbroken(unit, plugins):
-    for u in plugins.units.select("data.*"):
-        unit.run(u.id)
+def test_all_data_units_pass_unbroken(unit):
+    for unit_id in unit.runnable("data.*"):
+        unit.run(unit_id)
 
 
 def test_to_tensor_dividing_by_256(unit, monkeypatch):

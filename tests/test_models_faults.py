@@ -7,9 +7,9 @@ from refsuite import tutorial
 _conv2d, _linear, _relu, _max_pool2d = F.conv2d, F.linear, F.relu, F.max_pool2d
 
 
-def test_all_model_units_pass_unbroken(unit, plugins):
-    for u in plugins.units.select("models.*"):
-        unit.run(u.id)
+def test_all_model_units_pass_unbroken(unit):
+    for unit_id in unit.runnable("models.*"):
+        unit.run(unit_id)
 
 
 def test_max_pool_replaced_by_avg_pool(unit, monkeypatch):

@@ -8,10 +8,9 @@ import torch.nn.functional as F
 _max, _load, _bincount = torch.max, torch.load, torch.bincount
 
 
-def test_all_training_and_evaluation_units_pass_unbroken(unit, plugins):
-    for u in plugins.units.select("training.*") + plugins.units.select("evaluation.*"):
-        if not u.requires.slow:
-            unit.run(u.id)
+def test_all_training_and_evaluation_units_pass_unbroken(unit):
+    for unit_id in unit.runnable("training.*") + unit.runnable("evaluation.*"):
+        unit.run(unit_id)
 
 
 def test_sgd_ignoring_momentum(unit, monkeypatch):
