@@ -51,13 +51,14 @@ def test_tutorial_loop(benchmark, results, data, threads, intra_op_threads):
     net = training.new_net(0)
     loader = training.tutorial_loader(ds.train, train=True, num_workers=2)
     recipe = training.Recipe(epochs=EPOCHS, window=10**9)
-    history = benchmark.pedantic(training.train_loop, (net, loader, recipe, CPU), rounds=1, iterations=1)
+    history = benchmark.pedantic(training.train_loop, (net, loader, recipe, CPU), {"fast_kernels": False}, rounds=1, iterations=1)
     name = "tutorial_loop" if intra_op_threads == os.cpu_count() else "tutorial_loop_1_thread"
     _record(benchmark, results, name, history, net, test)
 
 
 def test_refsuite_train_tutorial_recipe(benchmark, results, data, threads):
-    """Same recipe (batch 4, SGD 0.001/0.9), data decoded once into tensors, one intra-op thread."""
+    """Same recipe (batch 4, SGD 0.001/0.9): data decoded once into tensors, one intra-op thread,
+    fused SGD and torch's native convolutions for the tiny batches."""
     _, train, test = data
     threads(1)
     net = training.new_net(0)

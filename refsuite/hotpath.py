@@ -25,10 +25,14 @@ def flops_per_image(stage: str, backward: bool) -> int:
 
 
 def stage_fn(net: Net, stage: str, pool_first: bool = False):
-    """A callable computing ``stage`` of the tutorial's Net (the tutorial's order unless pool_first)."""
+    """A callable computing ``stage`` of the tutorial's Net or LeNet (the tutorial's order unless pool_first).
+
+    The pool-first whole network flattens with ``reshape``, so it also accepts channels_last activations.
+    """
 
     def block(conv, x):
-        return F.relu(net.pool(conv(x))) if pool_first else net.pool(F.relu(conv(x)))
+        # both networks pool over 2×2 windows with stride 2 (Net's MaxPool2d(2, 2), LeNet's max_pool2d(x, 2))
+        return F.relu(F.max_pool2d(conv(x), 2)) if pool_first else F.max_pool2d(F.relu(conv(x)), 2)
 
     if stage == "conv1":
         return lambda x: block(net.conv1, x)
