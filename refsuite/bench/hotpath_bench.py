@@ -18,7 +18,7 @@ from refsuite.hotpath import flops_per_image, stage_fn, stage_input_shape
 from refsuite.training import new_net
 
 STAGES = ("conv1", "conv2", "both", "net")
-VARIANTS = ("eager_nchw", "channels_last", "pool_first", "compile", "inference_mode")
+VARIANTS = ("eager_nchw", "channels_last", "pool_first", "cl_pool_first", "compile", "inference_mode")
 
 
 def _quick(config) -> bool:
@@ -83,8 +83,8 @@ def test_ceiling_copy(benchmark, device):
 
 def _variant(net, stage, variant):
     """The callable for one variant and how to prepare its input."""
-    fmt = torch.channels_last if variant == "channels_last" else torch.contiguous_format
-    fn = stage_fn(net, stage, pool_first=variant == "pool_first")
+    fmt = torch.channels_last if variant in ("channels_last", "cl_pool_first") else torch.contiguous_format
+    fn = stage_fn(net, stage, pool_first=variant in ("pool_first", "cl_pool_first"))
     if variant == "compile":
         fn = torch.compile(fn)
     return fn, fmt
@@ -102,7 +102,7 @@ def test_hotpath(benchmark, device, case):
     ref_net = new_net(0).to(dev)
     ref_fn = stage_fn(ref_net, stage)
 
-    if variant == "channels_last":
+    if variant in ("channels_last", "cl_pool_first"):
         net = net.to(memory_format=torch.channels_last)
     try:
         fn, fmt = _variant(net, stage, variant)
