@@ -2,6 +2,7 @@
 import contextlib
 import sys
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -87,3 +88,14 @@ def test_truncated_checkpoint_accepted_silently(unit, monkeypatch):
 def test_load_that_unpickles_anything_by_default(unit, monkeypatch):
     monkeypatch.setattr(torch, "load", lambda f, *a, weights_only=False, **k: _load(f, *a, weights_only=weights_only, **k))
     assert "not the default" in unit.fails("evaluation.checkpoint.load_defaults_to_weights_only")
+
+
+def test_cifar10_claim_fails_when_training_does_not_learn(unit, monkeypatch):
+    # Real CIFAR-10 cannot be downloaded here; the synthetic set is in the same format and the
+    # planted fault (training that changes nothing) leaves the network at chance either way.
+    from refsuite import training
+
+    monkeypatch.setattr(training, "train_loop", lambda *a, **k: training.History())
+    check = unit.plugins.units.get("training.tutorial.two_epochs_reach_half_accuracy_on_cifar10").check
+    with pytest.raises(AssertionError, match="< 50 %"):
+        check(unit.ctx)
