@@ -94,9 +94,6 @@ class Unit:
     def section(self) -> str:
         return self.id.split(".", 1)[0]
 
-    def __call__(self, ctx: "Context") -> None:
-        self.check(ctx)
-
     @property
     def location(self) -> tuple[str, int]:
         """Source file and line of the check, for test reports."""

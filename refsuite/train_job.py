@@ -54,7 +54,8 @@ def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int 
 
     check_writable(out)
     if device.type == "cpu":
-        # Batch-4 steps are too small for intra-op threads to pay off; large batches use every core.
+        # Batch-4 steps are too small for intra-op threads to pay off (and extra threads fight
+        # DataLoader workers for the cores); large batches use every core.
         torch.set_num_threads(threads or (1 if recipe.batch_size <= 16 and not fast else os.cpu_count() or 1))
     images, labels = to_tensors(dataset.train)
     test_images, test_labels = to_tensors(dataset.test)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
 import time
 from typing import Callable, Iterator
 
@@ -34,17 +33,6 @@ class Recipe:
     seed: int = 0
     #: running-loss window in mini-batches (the tutorial prints every 2000)
     window: int = 2000
-
-
-def cpu_threads_for(num_workers: int) -> int:
-    """Intra-op threads for the training process when ``num_workers`` loader workers run beside it.
-
-    Workers already use one thread each; the main process must leave them cores, or on
-    a small machine OpenMP threads spin against the workers and training slows by orders
-    of magnitude. Batch-4 LeNet gains nothing from intra-op parallelism anyway.
-    """
-    cores = os.cpu_count() or 1
-    return max(1, cores - num_workers) if num_workers else cores
 
 
 def tutorial_loader(dataset, *, train: bool, batch_size: int = 4, num_workers: int = 2, seed: int = 0, channels: int = 3):

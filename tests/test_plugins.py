@@ -73,14 +73,19 @@ def test_unit_plugin_appears_runs_and_uninstalls(env, tmp_path):
     assert gone.returncode == 1 and "no units match" in gone.stderr
 
 
+def _recorded_run(env: Env, tmp_path: Path, *args: str) -> dict:
+    """`refsuite run ARGS --record`, which must pass; the results keyed by unit id."""
+    record = tmp_path / "record.json"
+    run = env.refsuite("run", *args, "--record", str(record), cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return {r["unit"]: r for r in json.loads(record.read_text())["results"]}
+
+
 def test_device_plugin_runs_shape_units_and_skips_value_units(env, tmp_path):
     env.install(PLUGINS / "refsuite-meta")
     doctor = env.refsuite("doctor")
     assert "meta   available" in doctor.stdout and "refsuite.devices:meta (refsuite-meta 0.1.0)" in doctor.stdout
-    record = tmp_path / "meta.json"
-    run = env.refsuite("run", "--device", "meta", "--record", str(record), cwd=tmp_path)
-    assert run.returncode == 0, run.stdout + run.stderr
-    results = {r["unit"]: r for r in json.loads(record.read_text())["results"]}
+    results = _recorded_run(env, tmp_path, "--device", "meta")
     assert results["models.conv.output_shape_follows_formula"]["outcome"] == "passed"
     assert results["tensors.arithmetic.mismatched_shapes_raise"]["outcome"] == "passed"
     skipped = results["tensors.seed.golden"]
@@ -94,10 +99,7 @@ def test_dataset_plugin_trains_lenet_on_real_digits(env, tmp_path):
     env.install(PLUGINS / "refsuite-digits")
     doctor = env.refsuite("doctor")
     assert "digits" in doctor.stdout and "refsuite.datasets:digits (refsuite-digits 0.1.0)" in doctor.stdout
-    record = tmp_path / "digits.json"
-    run = env.refsuite("run", "--dataset", "digits", "--record", str(record), cwd=tmp_path)
-    assert run.returncode == 0, run.stdout + run.stderr
-    results = {r["unit"]: r for r in json.loads(record.read_text())["results"]}
+    results = _recorded_run(env, tmp_path, "--dataset", "digits")
     digits = results["training.digits.lenet_reaches_90_percent"]
     assert digits["outcome"] == "passed" and digits["metrics"]["digits_test_accuracy"] >= 0.9
     assert results["training.loop.running_loss_falls_and_repeats"]["outcome"] == "passed"  # trains LeNet here

@@ -21,7 +21,7 @@ STAGES = ("conv1", "conv2", "both", "net")
 VARIANTS = ("eager_nchw", "channels_last", "pool_first", "cl_pool_first", "compile", "inference_mode")
 
 
-def _quick(config) -> bool:
+def _quick() -> bool:
     return bool(os.environ.get("REFSUITE_BENCH_QUICK"))
 
 
@@ -31,7 +31,7 @@ def pytest_generate_tests(metafunc):
         devices = resolve_devices(config.getoption("device"), discover().devices)
         metafunc.parametrize("device", devices, ids=[d.label for d in devices], scope="module")
     if "case" in metafunc.fixturenames:
-        quick = _quick(config)
+        quick = _quick()
         cases = []
         for stage in ("both", "net") if quick else STAGES:
             for mode in ("fwd", "fwdbwd"):

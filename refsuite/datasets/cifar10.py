@@ -34,8 +34,9 @@ class CIFAR10(DatasetPlugin):
             path = folder / name
             if not path.exists():
                 return f"{path} is missing: expected CIFAR-10's python files in {folder} (use --download to fetch them)"
-            if md5(path) != expected:
-                return f"{path} is corrupt: md5 {md5(path)} != published {expected}; delete it and use --download"
+            actual = md5(path)
+            if actual != expected:
+                return f"{path} is corrupt: md5 {actual} != published {expected}; delete it and use --download"
         return None
 
     def load(self, root: Path | None, download: bool) -> LoadedDataset:
