@@ -77,6 +77,26 @@ def test_svd_with_scaled_singular_values(unit, monkeypatch):
     unit.fails("tensors.math.svd_reconstructs")
 
 
+def test_svd_may_negate_a_singular_pair(unit, monkeypatch):
+    """(−uᵢ, −vᵢ) is as valid as (uᵢ, vᵢ): what cuSOLVER returns for the tutorial's r."""
+    def negated_pair(a, *args, **kwargs):
+        u, s, v = _svd(a, *args, **kwargs)
+        sign = torch.tensor([-1.0, 1.0], device=u.device)
+        return u * sign, s, v * sign
+
+    monkeypatch.setattr(torch, "svd", negated_pair)
+    unit.run("tensors.math.golden")
+
+
+def test_svd_negating_u_alone(unit, monkeypatch):
+    def bad_svd(a, *args, **kwargs):
+        u, s, v = _svd(a, *args, **kwargs)
+        return u * torch.tensor([-1.0, 1.0], device=u.device), s, v
+
+    monkeypatch.setattr(torch, "svd", bad_svd)
+    assert "svd(r).V" in unit.fails("tensors.math.golden")
+
+
 def test_std_mean_without_bessel(unit, monkeypatch):
     monkeypatch.setattr(torch, "std_mean", lambda x, *a, **k: _std_mean(x, correction=0))
     assert "Bessel" in unit.fails("tensors.math.std_mean_matches_numpy")

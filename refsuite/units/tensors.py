@@ -151,11 +151,15 @@ def broadcast_matches_numpy(ctx):
 
 @units.unit("tensors.math.golden")
 def math_golden(ctx):
-    """The tutorial's r gives its printed abs, asin, det, svd (U, S, V), std_mean and max."""
+    """The tutorial's r gives its printed abs, asin, det, svd (U, S, V up to each pair's sign), std_mean and max."""
     r_cpu = tutorial.replay().r
     ctx.assert_golden(r_cpu, tutorial.R, what="r = (rand(2, 2) - 0.5) * 2")
     r = r_cpu.to(ctx.torch_device)
     u, s, v = torch.svd(r)
+    # A singular pair (uᵢ, vᵢ) is unique only up to a shared sign, and backends choose differently
+    # (cuSOLVER negates the tutorial's first pair): flip both vectors of a pair to the printed choice.
+    flip = torch.sign((u.cpu() * torch.tensor(tutorial.SVD_U)).sum(0)).to(u.device)
+    u, v = u * flip, v * flip
     std, mean = torch.std_mean(r)
     results = {
         "abs(r)": (torch.abs(r), tutorial.ABS_R),
