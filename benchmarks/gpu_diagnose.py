@@ -1,5 +1,11 @@
 """GPU diagnosis: (A) which layout's conv gradients are accurate in float32, against float64 on the CPU;
-(B) where eager NCHW's time goes at batch 8192, and what precision/layout changes are worth."""
+(B) where eager NCHW's time goes at batch 8192, and what precision/layout changes are worth;
+(C) the fused Triton kernels' own times at batch 8192.
+
+    python benchmarks/gpu_diagnose.py [A] [B] [C]      (default: all)
+"""
+import sys
+
 import torch
 import torch.nn.functional as F
 from refsuite.hotpath import stage_fn
@@ -33,9 +39,11 @@ def report(stage, batch, input_grad):
     cudnn.allow_tf32 = False
 
 
-print("(A) float32 weight gradients against float64 (CPU)")
-report("conv2", 256, True)
-report("both", 8192, False)
+SECTIONS = set(sys.argv[1:]) or {"A", "B", "C"}
+if "A" in SECTIONS:
+    print("(A) float32 weight gradients against float64 (CPU)")
+    report("conv2", 256, True)
+    report("both", 8192, False)
 
 
 def timed(fn, n=20):
@@ -49,47 +57,73 @@ def timed(fn, n=20):
     return sorted(times)[n // 2]
 
 
-print("(B) both stages fwd+bwd, batch 8192: median ms")
-B = 8192
-x0 = torch.randn(B, 3, 32, 32, device="cuda")
-for name, fmt, tf32, amp, pf in (
-        ("fp32 nchw", torch.contiguous_format, False, None, False),
-        ("fp32 cl pool-first", torch.channels_last, False, None, True),
-        ("tf32 nchw", torch.contiguous_format, True, None, False),
-        ("tf32 cl pool-first", torch.channels_last, True, None, True),
-        ("bf16-autocast nchw", torch.contiguous_format, False, torch.bfloat16, False),
-        ("bf16-autocast cl pool-first", torch.channels_last, False, torch.bfloat16, True),
-        ("fp16-autocast cl pool-first", torch.channels_last, False, torch.float16, True)):
-    cudnn.allow_tf32 = tf32
-    for bench_flag in (False, True):
-        cudnn.benchmark = bench_flag
-        net = new_net(0).cuda().to(memory_format=fmt)
-        fn = stage_fn(net, "both", pool_first=pf)
-        x = x0.contiguous(memory_format=fmt)
+if "B" in SECTIONS:
+    print("(B) both stages fwd+bwd, batch 8192: median ms")
+    B = 8192
+    x0 = torch.randn(B, 3, 32, 32, device="cuda")
+    for name, fmt, tf32, amp, pf in (
+            ("fp32 nchw", torch.contiguous_format, False, None, False),
+            ("fp32 cl pool-first", torch.channels_last, False, None, True),
+            ("tf32 nchw", torch.contiguous_format, True, None, False),
+            ("tf32 cl pool-first", torch.channels_last, True, None, True),
+            ("bf16-autocast nchw", torch.contiguous_format, False, torch.bfloat16, False),
+            ("bf16-autocast cl pool-first", torch.channels_last, False, torch.bfloat16, True),
+            ("fp16-autocast cl pool-first", torch.channels_last, False, torch.float16, True)):
+        cudnn.allow_tf32 = tf32
+        for bench_flag in (False, True):
+            cudnn.benchmark = bench_flag
+            net = new_net(0).cuda().to(memory_format=fmt)
+            fn = stage_fn(net, "both", pool_first=pf)
+            x = x0.contiguous(memory_format=fmt)
 
-        def step():
-            for p in net.parameters():
-                p.grad = None
-            with torch.autocast("cuda", dtype=amp, enabled=amp is not None):
-                out = fn(x)
-            out.float().sum().backward()
-        print(f"  {name:30} cudnn.benchmark={bench_flag!s:5} {timed(step):7.3f} ms")
-    cudnn.benchmark = False
-cudnn.allow_tf32 = False
+            def step():
+                for p in net.parameters():
+                    p.grad = None
+                with torch.autocast("cuda", dtype=amp, enabled=amp is not None):
+                    out = fn(x)
+                out.float().sum().backward()
+            print(f"  {name:30} cudnn.benchmark={bench_flag!s:5} {timed(step):7.3f} ms")
+        cudnn.benchmark = False
+    cudnn.allow_tf32 = False
 
-from torch.profiler import profile, ProfilerActivity
-net = new_net(0).cuda()
-fn = stage_fn(net, "both")
-def step():
-    for p in net.parameters():
-        p.grad = None
-    fn(x0).sum().backward()
-for _ in range(3):
-    step()
-torch.cuda.synchronize()
-with profile(activities=[ProfilerActivity.CUDA]) as prof:
-    for _ in range(5):
+    from torch.profiler import ProfilerActivity, profile
+    net = new_net(0).cuda()
+    fn = stage_fn(net, "both")
+    def step():
+        for p in net.parameters():
+            p.grad = None
+        fn(x0).sum().backward()
+    for _ in range(3):
         step()
     torch.cuda.synchronize()
-print("(B) eager NCHW fp32, 5 steps, kernels by CUDA time")
-print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=14, max_name_column_width=90))
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(5):
+            step()
+        torch.cuda.synchronize()
+    print("(B) eager NCHW fp32, 5 steps, kernels by CUDA time")
+    print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=14, max_name_column_width=90))
+
+if "C" in SECTIONS:
+    from refsuite import fused_hotpath as fh
+
+    print("(C) fused kernels at batch 8192, float32 (TF32 off): median ms")
+    cudnn.allow_tf32 = False
+    B = 8192
+    net = new_net(0).cuda()
+    x1 = torch.randn(B, 3, 32, 32, device="cuda")
+    w1, b1, w2, b2 = (t.detach() for t in (net.conv1.weight, net.conv1.bias, net.conv2.weight, net.conv2.bias))
+    y1, which1 = fh.forward(x1, w1, b1)
+    y2, which2 = fh.forward(y1, w2, b2)
+    g1, g2 = torch.randn_like(y1), torch.randn_like(y2)
+    print(f"  conv1 forward (fused pool, relu)  {timed(lambda: fh.forward(x1, w1, b1)):7.3f}")
+    print(f"  conv2 forward (fused pool, relu)  {timed(lambda: fh.forward(y1, w2, b2)):7.3f}")
+    print(f"  conv1 weight grad (winners only)  {timed(lambda: fh.weight_grad(x1, g1, which1, 6)):7.3f}")
+    print(f"  conv2 weight grad (winners only)  {timed(lambda: fh.weight_grad(y1, g2, which2, 16)):7.3f}")
+    print(f"  cuDNN conv1 forward alone         {timed(lambda: torch.nn.functional.conv2d(x1, w1, b1)):7.3f}")
+    xr = y1.clone().requires_grad_()
+    for stage, inp in (("both", x1), ("conv2", xr)):
+        for name, fn in (("fused", fh.stage_fn(net, stage)), ("eager", stage_fn(net, stage))):
+            def step():
+                net.zero_grad(set_to_none=True)
+                fn(inp).sum().backward()
+            print(f"  {stage} fwd+bwd {name:6}             {timed(step):7.3f}")

@@ -36,6 +36,8 @@ class Requires:
     min_torch: str | None = None
     #: long-running; runs only when asked for (--runslow)
     slow: bool = False
+    #: a further condition on the device: returns why the unit cannot run there, or None
+    device_check: Callable[["Device"], str | None] | None = None
 
     def unmet(self, device: "Device", dataset_name: str | None, runslow: bool = True) -> str | None:
         """Why the unit cannot run here, or None when it can."""
@@ -56,6 +58,8 @@ class Requires:
             return f"needs --dataset {' or '.join(names)} (selected: {dataset_name})"
         if self.slow and not runslow:
             return "slow: run with --runslow"
+        if self.device_check is not None:
+            return self.device_check(device)
         return None
 
     def describe(self) -> str:

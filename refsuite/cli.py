@@ -207,13 +207,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import hotpath_bench, report
+    from .bench import report
 
     if args.compare:
         print(report.compare(*args.compare))
         return 0
+    # read by the benchmark module's parametrisation; restored so an in-process caller is unchanged
+    quick_before = os.environ.pop("REFSUITE_BENCH_QUICK", None)
     if args.quick:
-        os.environ["REFSUITE_BENCH_QUICK"] = "1"  # read by the benchmark module's parametrisation
+        os.environ["REFSUITE_BENCH_QUICK"] = "1"
+    try:
+        return _bench_table(args)
+    finally:
+        os.environ.pop("REFSUITE_BENCH_QUICK", None)
+        if quick_before is not None:
+            os.environ["REFSUITE_BENCH_QUICK"] = quick_before
+
+
+def _bench_table(args: argparse.Namespace) -> int:
+    from .bench import hotpath_bench, report
+
     with tempfile.TemporaryDirectory(prefix="refsuite-bench-") as tmp:
         json_path = Path(args.json).absolute() if args.json else Path(tmp, "bench.json")
         argv = ["-q", "--no-units", "-p", "refsuite.bench.machine_info", "--benchmark-json", str(json_path),

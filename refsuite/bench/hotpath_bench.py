@@ -91,11 +91,10 @@ def test_ceiling_copy(benchmark, device):
     benchmark.pedantic(_timed(device, lambda: dst.copy_(src)), rounds=10, warmup_rounds=2)
 
 
-def _assert_same(got, ref, rtol, what):
-    """A reordered float32 sum differs in its last bits; gradients summed over a large batch grow,
-    so the absolute tolerance follows the reference's scale."""
+def _assert_same(got, ref, rtol, atol_of_scale, what):
+    """assert_close with the absolute tolerance a fraction of the reference's largest element."""
     ref = ref.detach().float()
-    atol = 1e-4 * max(1.0, float(ref.abs().max()))
+    atol = atol_of_scale * max(1.0, float(ref.abs().max()))
     torch.testing.assert_close(got.detach().float(), ref, rtol=rtol, atol=atol, msg=lambda m: f"{what}: {m}")
 
 
@@ -130,12 +129,17 @@ def test_hotpath(benchmark, device, case):
                 raise
             # e.g. the tutorial's x.view(-1, 400) cannot view channels_last activations
             pytest.skip(f"{name} cannot run here: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
-        _assert_same(got, ref, rtol=1e-4, what="output")
+        _assert_same(got, ref, rtol=1e-4, atol_of_scale=1e-4, what="output")
         if backward:
+            # Max-pooling's gradient is discontinuous: where a window holds two outputs equal to
+            # within float32 rounding, another summation order picks the other one and moves a
+            # whole input patch's worth of gradient. On an H100 (cuDNN, conv2 stage, batch 256) eager
+            # NCHW's conv2.weight.grad was 2.7e-3 of its largest element away from float64, the
+            # channels_last one 4e-7: no kernel was wrong. Gradients get 1e-2 of their scale.
             for (pname, p), q in zip(net.named_parameters(), ref_net.parameters()):
                 if p.grad is None and q.grad is None:
                     continue  # a layer outside this stage
-                _assert_same(p.grad, q.grad, rtol=1e-3, what=f"{pname}.grad")
+                _assert_same(p.grad, q.grad, rtol=1e-3, atol_of_scale=1e-2, what=f"{pname}.grad")
 
         benchmark.extra_info.update(
             kind="hotpath", stage=stage, mode=mode, batch=batch, variant=name, device=device.label,

@@ -9,7 +9,7 @@ from torch.autograd.gradcheck import GradcheckError
 
 from .. import strategies as rst
 from .. import tutorial
-from .._registry import FLOAT64, SHAPES_ONLY, UnitGroup
+from .._registry import FLOAT64, SHAPES_ONLY, Requires, UnitGroup
 from ..nets import LeNet, Net
 
 units = UnitGroup()
@@ -240,3 +240,48 @@ def pool_first(ctx):
         prop()
     finally:
         net.to(memory_format=torch.contiguous_format)
+
+
+def _fused_kernels_unavailable(device) -> str | None:
+    from .. import fused_hotpath  # imports triton: only when a run asks for this unit
+
+    return fused_hotpath.unavailable(device.type.name)
+
+
+@units.unit("models.hotpath.fused_equals_tutorial_path",
+            requires=Requires(packages=("triton",), device_check=_fused_kernels_unavailable))
+def fused(ctx):
+    """refsuite's fused Triton conv→pool→ReLU kernels give the tutorial path's outputs and gradients
+    (weights, biases, and the second block's input) to float32 tolerance."""
+    from .. import fused_hotpath
+    from ..hotpath import stage_fn
+
+    nets = {"fused": _seeded(Net).to(ctx.torch_device), "tutorial": _seeded(Net).to(ctx.torch_device)}
+
+    def run(path, stage, x):
+        net = nets[path]
+        net.zero_grad()
+        x = x.clone().requires_grad_(stage == "conv2")
+        out = (fused_hotpath.stage_fn(net, stage) if path == "fused" else stage_fn(net, stage))(x)
+        out.sum().backward()
+        grads = {n: p.grad for n, p in net.named_parameters() if p.grad is not None}
+        if x.grad is not None:
+            grads["input"] = x.grad
+        return out.detach(), grads
+
+    # Inputs in general position: with exactly tied pooling windows another summation order may pick
+    # another, equally valid maximum (see the channels_last part of the pool-first unit).
+    @ctx.given(seed=st.integers(0, 2**16), batch=st.integers(1, 3), max_examples=5)
+    def prop(seed, batch):
+        gen = torch.Generator().manual_seed(seed)
+        for stage, shape in (("net", (batch, 3, 32, 32)), ("conv2", (batch, 6, 14, 14))):
+            x = torch.randn(shape, generator=gen).to(ctx.torch_device)
+            got, got_grads = run("fused", stage, x)
+            want, want_grads = run("tutorial", stage, x)
+            ctx.assert_close(got, want, what=f"fused {stage} output", rtol=1e-4, atol=1e-5)
+            assert got_grads.keys() == want_grads.keys(), f"gradients of {sorted(got_grads)} vs {sorted(want_grads)}"
+            for name in want_grads:
+                ctx.assert_close(got_grads[name], want_grads[name], what=f"fused {stage} gradient of {name}",
+                                 rtol=1e-3, atol=1e-4)
+
+    prop()

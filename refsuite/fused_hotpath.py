@@ -1,0 +1,211 @@
+"""refsuite's own fused conv→max-pool→ReLU hot path, as Triton kernels (CUDA; or the CPU under
+``TRITON_INTERPRET=1``, which is how the test suite checks it without a GPU).
+
+Why our own code: on an H100, cuDNN runs the tutorial's float32 5×5 convolutions with 3 and 6
+input channels through its legacy kernels (about 7 % of the float32 SGEMM rate at batch 8192), and
+the unfused path writes every full-resolution activation to memory and reads it back.
+
+What it computes is the tutorial's ``max_pool2d(relu(conv(x)), 2)`` in the pool-first order that
+``models.hotpath.pool_first_equals_tutorial_path`` proves exact, with max-pooling's tie rule (the
+first maximum in raster order). The forward kernel keeps the four convolution outputs of a pooling
+window in registers and stores only the pooled value and which of the four won. The backward pass
+uses that: the gradient of a window reaches only its winner, so the weight gradient sums one input
+patch per pooled output instead of four. ``models.hotpath.fused_equals_tutorial_path`` compares it
+with the tutorial's path.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+import triton
+import triton.language as tl
+
+KERNEL = 5  # the tutorial's conv layers are 5×5, stride 1, no padding; pooling is 2×2, stride 2
+
+
+@triton.jit
+def _forward_kernel(x_ptr, w_ptr, b_ptr, y_ptr, which_ptr, C, H, W, K, PH, PW,
+                    BLOCK_P: tl.constexpr, BLOCK_K: tl.constexpr):
+    """One image (axis 0) × a block of pooled positions (axis 1) × every output channel."""
+    img = tl.program_id(0)
+    p = tl.program_id(1) * BLOCK_P + tl.arange(0, BLOCK_P)
+    k = tl.arange(0, BLOCK_K)
+    p_ok = p < PH * PW
+    k_ok = k < K
+    # input offset of the window's top-left convolution output's top-left tap
+    corner = (2 * (p // PW)) * W + 2 * (p % PW)
+    acc00 = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.float32)
+    acc01 = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.float32)
+    acc10 = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.float32)
+    acc11 = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.float32)
+    for c in range(C):
+        plane = x_ptr + (img * C + c) * H * W
+        taps = w_ptr + k * (C * 25) + c * 25
+        for kh in tl.static_range(5):
+            for kw in tl.static_range(5):
+                w = tl.load(taps + kh * 5 + kw, mask=k_ok, other=0.0)[None, :]
+                at = plane + corner + kh * W + kw
+                acc00 += tl.load(at, mask=p_ok, other=0.0)[:, None] * w
+                acc01 += tl.load(at + 1, mask=p_ok, other=0.0)[:, None] * w
+                acc10 += tl.load(at + W, mask=p_ok, other=0.0)[:, None] * w
+                acc11 += tl.load(at + W + 1, mask=p_ok, other=0.0)[:, None] * w
+    bias = tl.load(b_ptr + k, mask=k_ok, other=0.0)[None, :]
+    # max_pool2d's rule: scan the window in raster order, a later value wins only if strictly greater
+    best = acc00 + bias
+    which = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.int32)
+    v = acc01 + bias
+    which = tl.where(v > best, 1, which)
+    best = tl.where(v > best, v, best)
+    v = acc10 + bias
+    which = tl.where(v > best, 2, which)
+    best = tl.where(v > best, v, best)
+    v = acc11 + bias
+    which = tl.where(v > best, 3, which)
+    best = tl.where(v > best, v, best)
+    out = (img * K + k[None, :]) * (PH * PW) + p[:, None]
+    ok = p_ok[:, None] & k_ok[None, :]
+    tl.store(y_ptr + out, tl.maximum(best, 0.0), mask=ok)
+    tl.store(which_ptr + out, which.to(tl.int8), mask=ok)
+
+
+@triton.jit
+def _weight_grad_kernel(x_ptr, g_ptr, which_ptr, part_ptr, B, C, H, W, K, PH, PW, IMAGES,
+                        BLOCK_P: tl.constexpr, BLOCK_K: tl.constexpr):
+    """Partial weight gradient of one (input channel, kernel row) (axis 1) over a chunk of images (axis 0).
+
+    ``g`` is the pooled output's gradient with ReLU's mask applied; each pooled output contributes
+    its gradient times the input patch under the window position that won the max.
+    """
+    chunk = tl.program_id(0)
+    c = tl.program_id(1) // 5
+    kh = tl.program_id(1) % 5
+    p = tl.arange(0, BLOCK_P)  # one block covers every pooled position of an image
+    k = tl.arange(0, BLOCK_K)
+    ok = (p < PH * PW)[:, None] & (k < K)[None, :]
+    row = 2 * (p // PW)[:, None]
+    col = 2 * (p % PW)[:, None]
+    acc0 = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.float32)
+    acc1 = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.float32)
+    acc2 = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.float32)
+    acc3 = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.float32)
+    acc4 = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.float32)
+    for i in range(IMAGES):
+        img = chunk * IMAGES + i
+        here = ok & (img < B)
+        out = (img * K + k[None, :]) * (PH * PW) + p[:, None]
+        g = tl.load(g_ptr + out, mask=here, other=0.0)
+        which = tl.load(which_ptr + out, mask=here, other=0).to(tl.int32)
+        at = x_ptr + (img * C + c) * H * W + (row + which // 2 + kh) * W + col + which % 2
+        acc0 += g * tl.load(at, mask=here, other=0.0)
+        acc1 += g * tl.load(at + 1, mask=here, other=0.0)
+        acc2 += g * tl.load(at + 2, mask=here, other=0.0)
+        acc3 += g * tl.load(at + 3, mask=here, other=0.0)
+        acc4 += g * tl.load(at + 4, mask=here, other=0.0)
+    dst = part_ptr + chunk * (K * C * 25) + k * (C * 25) + c * 25 + kh * 5
+    k_ok = k < K
+    tl.store(dst, tl.sum(acc0, axis=0), mask=k_ok)
+    tl.store(dst + 1, tl.sum(acc1, axis=0), mask=k_ok)
+    tl.store(dst + 2, tl.sum(acc2, axis=0), mask=k_ok)
+    tl.store(dst + 3, tl.sum(acc3, axis=0), mask=k_ok)
+    tl.store(dst + 4, tl.sum(acc4, axis=0), mask=k_ok)
+
+
+def unavailable(device_kind: str) -> str | None:
+    """Why the kernels cannot run on this kind of device (None: they can)."""
+    if device_kind == "cuda":
+        return None
+    interpreted = type(_forward_kernel).__name__ == "InterpretedFunction"  # TRITON_INTERPRET=1 at import
+    if device_kind == "cpu" and interpreted:
+        return None
+    return f"refsuite's Triton kernels run on CUDA (or on the CPU under TRITON_INTERPRET=1), not on {device_kind}"
+
+
+def _blocks(pooled: int, channels: int) -> tuple[int, int]:
+    return max(16, triton.next_power_of_2(pooled)), max(2, triton.next_power_of_2(channels))
+
+
+def _check(x: torch.Tensor, weight: torch.Tensor) -> None:
+    if x.dtype != torch.float32 or x.dim() != 4 or tuple(weight.shape[2:]) != (KERNEL, KERNEL):
+        raise ValueError(f"fused hot path: float32 NCHW input and 5×5 weights, got {x.dtype} {tuple(x.shape)}, "
+                         f"weight {tuple(weight.shape)}")
+    pooled = ((x.shape[2] - KERNEL + 1) // 2) * ((x.shape[3] - KERNEL + 1) // 2)
+    if pooled > 1024:  # the weight-gradient kernel holds one image's pooled outputs in one block
+        raise ValueError(f"fused hot path: at most 1024 pooled outputs per channel (the tutorial has 196), got {pooled}")
+
+
+def forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``relu(max_pool2d(conv2d(x, weight, bias), 2))`` and, per pooled output, which window position won."""
+    _check(x, weight)
+    x, weight, bias = x.contiguous(), weight.contiguous(), bias.contiguous()
+    b, c, h, w = x.shape
+    k = weight.shape[0]
+    ph, pw = (h - KERNEL + 1) // 2, (w - KERNEL + 1) // 2
+    y = torch.empty(b, k, ph, pw, device=x.device, dtype=x.dtype)
+    which = torch.empty(b, k, ph, pw, device=x.device, dtype=torch.int8)
+    block_p, block_k = _blocks(ph * pw, k)
+    block_p = min(block_p, 256)
+    grid = (b, triton.cdiv(ph * pw, block_p))
+    _forward_kernel[grid](x, weight, bias, y, which, c, h, w, k, ph, pw, BLOCK_P=block_p, BLOCK_K=block_k)
+    return y, which
+
+
+def weight_grad(x: torch.Tensor, g: torch.Tensor, which: torch.Tensor, k: int) -> torch.Tensor:
+    """The conv weight's gradient from the masked pooled gradient ``g`` and the window winners."""
+    b, c, h, w = x.shape
+    ph, pw = g.shape[2:]
+    block_p, block_k = _blocks(ph * pw, k)
+    images = max(1, min(16, b // 64))  # enough programs to fill a GPU, few partial sums to add
+    chunks = triton.cdiv(b, images)
+    partial = torch.empty(chunks, k, c, KERNEL, KERNEL, device=x.device, dtype=torch.float32)
+    _weight_grad_kernel[(chunks, c * KERNEL)](x, g, which, partial, b, c, h, w, k, ph, pw, images,
+                                               BLOCK_P=block_p, BLOCK_K=block_k)
+    return partial.sum(0)
+
+
+class ConvPoolReLU(torch.autograd.Function):
+    """``relu(max_pool2d(conv2d(x, weight, bias), 2))`` with the fused kernels above."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        y, which = forward(x, weight, bias)
+        ctx.save_for_backward(x, weight, y, which)
+        return y
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, weight, y, which = ctx.saved_tensors
+        g = torch.where(y > 0, gy, 0.0).contiguous()  # ReLU's mask
+        dx = dw = db = None
+        if ctx.needs_input_grad[0]:
+            # scatter each window's gradient to its winner, then the convolution's own input gradient
+            oh, ow = x.shape[2] - KERNEL + 1, x.shape[3] - KERNEL + 1
+            which64 = which.long()
+            rows = 2 * torch.arange(g.shape[2], device=g.device).view(-1, 1) + which64 // 2
+            cols = 2 * torch.arange(g.shape[3], device=g.device).view(1, -1) + which64 % 2
+            dense = F.max_unpool2d(g, rows * ow + cols, 2, output_size=(oh, ow))
+            dx = torch.nn.grad.conv2d_input(x.shape, weight, dense)
+        if ctx.needs_input_grad[1]:
+            dw = weight_grad(x.contiguous(), g, which, weight.shape[0])
+        if ctx.needs_input_grad[2]:
+            db = g.sum((0, 2, 3))
+        return dx, dw, db
+
+
+def stage_fn(net, stage: str):
+    """Like :func:`refsuite.hotpath.stage_fn`, with the conv blocks fused."""
+    def block(conv, x):
+        return ConvPoolReLU.apply(x, conv.weight, conv.bias)
+
+    if stage == "conv1":
+        return lambda x: block(net.conv1, x)
+    if stage == "conv2":
+        return lambda x: block(net.conv2, x)
+    if stage == "both":
+        return lambda x: block(net.conv2, block(net.conv1, x))
+    if stage == "net":
+        def whole(x):
+            x = block(net.conv2, block(net.conv1, x)).reshape(-1, 16 * 5 * 5)
+            return net.fc3(F.relu(net.fc2(F.relu(net.fc1(x)))))
+
+        return whole
+    raise ValueError(f"stage={stage!r}: choose conv1, conv2, both or net")

@@ -1,0 +1,44 @@
+"""`refsuite bench` end to end on a few configurations: the table, pytest-benchmark's JSON, and the
+correctness gate that refuses to time a variant whose result differs from eager NCHW."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from refsuite import cli
+
+FEW = ["--", "-k", "ceiling or (both and fwdbwd and (eager_nchw or cl_pool_first))"]
+
+
+def test_bench_prints_the_table_and_writes_pytest_benchmark_json(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert cli.main(["bench", "--quick", "--json", str(out), *FEW]) == 0
+    table = capsys.readouterr().out
+    assert "ceilings: cpu sgemm" in table
+    row = next(line for line in table.splitlines() if line.startswith("cpu") and "cl_pool_first" in line)
+    assert row.split()[:4] == ["cpu", "both", "fwdbwd", "256"]
+    data = json.loads(out.read_text())
+    assert data["machine_info"]["torch"] == torch.__version__
+    assert {b["extra_info"].get("variant") for b in data["benchmarks"]} >= {"eager_nchw", "cl_pool_first"}
+    # pytest-benchmark's own tooling reads it
+    script = Path(sys.executable).with_name("pytest-benchmark")
+    listed = subprocess.run([str(script), "compare", str(out)], capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    assert "cl_pool_first" in listed.stdout
+
+
+def test_bench_refuses_to_time_a_variant_that_computes_something_else(monkeypatch, capsys):
+    def off_in_channels_last(x, w, *args, **kwargs):
+        out = F.conv2d.__wrapped__(x, w, *args, **kwargs)
+        return out + 1e-2 if not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last) else out
+
+    off_in_channels_last.__wrapped__ = F.conv2d
+    monkeypatch.setattr(F, "conv2d", off_in_channels_last)
+    assert cli.main(["bench", "--quick", *FEW]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "cl_pool_first" in out and "output" in out
+    # the variant that failed its check is not in the table
+    assert not any(line.startswith("cpu") and "cl_pool_first" in line for line in out.splitlines())
