@@ -39,16 +39,32 @@ def _forward_kernel(x_ptr, w_ptr, b_ptr, y_ptr, which_ptr, C, H, W, K, PH, PW,
     acc10 = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.float32)
     acc11 = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.float32)
     for c in range(C):
-        plane = x_ptr + (img * C + c) * H * W
+        plane = x_ptr + (img * C + c) * H * W + corner
         taps = w_ptr + k * (C * 25) + c * 25
         for kh in tl.static_range(5):
-            for kw in tl.static_range(5):
-                w = tl.load(taps + kh * 5 + kw, mask=k_ok, other=0.0)[None, :]
-                at = plane + corner + kh * W + kw
-                acc00 += tl.load(at, mask=p_ok, other=0.0)[:, None] * w
-                acc01 += tl.load(at + 1, mask=p_ok, other=0.0)[:, None] * w
-                acc10 += tl.load(at + W, mask=p_ok, other=0.0)[:, None] * w
-                acc11 += tl.load(at + W + 1, mask=p_ok, other=0.0)[:, None] * w
+            # the four window outputs read two input rows of six values at this kernel row
+            at = plane + kh * W
+            u0 = tl.load(at, mask=p_ok, other=0.0)[:, None]
+            u1 = tl.load(at + 1, mask=p_ok, other=0.0)[:, None]
+            u2 = tl.load(at + 2, mask=p_ok, other=0.0)[:, None]
+            u3 = tl.load(at + 3, mask=p_ok, other=0.0)[:, None]
+            u4 = tl.load(at + 4, mask=p_ok, other=0.0)[:, None]
+            u5 = tl.load(at + 5, mask=p_ok, other=0.0)[:, None]
+            d0 = tl.load(at + W, mask=p_ok, other=0.0)[:, None]
+            d1 = tl.load(at + W + 1, mask=p_ok, other=0.0)[:, None]
+            d2 = tl.load(at + W + 2, mask=p_ok, other=0.0)[:, None]
+            d3 = tl.load(at + W + 3, mask=p_ok, other=0.0)[:, None]
+            d4 = tl.load(at + W + 4, mask=p_ok, other=0.0)[:, None]
+            d5 = tl.load(at + W + 5, mask=p_ok, other=0.0)[:, None]
+            w0 = tl.load(taps + kh * 5, mask=k_ok, other=0.0)[None, :]
+            w1 = tl.load(taps + kh * 5 + 1, mask=k_ok, other=0.0)[None, :]
+            w2 = tl.load(taps + kh * 5 + 2, mask=k_ok, other=0.0)[None, :]
+            w3 = tl.load(taps + kh * 5 + 3, mask=k_ok, other=0.0)[None, :]
+            w4 = tl.load(taps + kh * 5 + 4, mask=k_ok, other=0.0)[None, :]
+            acc00 += u0 * w0 + u1 * w1 + u2 * w2 + u3 * w3 + u4 * w4
+            acc01 += u1 * w0 + u2 * w1 + u3 * w2 + u4 * w3 + u5 * w4
+            acc10 += d0 * w0 + d1 * w1 + d2 * w2 + d3 * w3 + d4 * w4
+            acc11 += d1 * w0 + d2 * w1 + d3 * w2 + d4 * w3 + d5 * w4
     bias = tl.load(b_ptr + k, mask=k_ok, other=0.0)[None, :]
     # max_pool2d's rule: scan the window in raster order, a later value wins only if strictly greater
     best = acc00 + bias
@@ -74,16 +90,18 @@ def _weight_grad_kernel(x_ptr, g_ptr, which_ptr, part_ptr, B, C, H, W, K, PH, PW
     """Partial weight gradient of one (input channel, kernel row) (axis 1) over a chunk of images (axis 0).
 
     ``g`` is the pooled output's gradient with ReLU's mask applied; each pooled output contributes
-    its gradient times the input patch under the window position that won the max.
+    its gradient times the input patch under the window position that won the max. For kernel row
+    ``kh`` every channel's winner reads from the same two input rows of six values, so those are
+    loaded once per pooled position and each channel picks its own four.
     """
     chunk = tl.program_id(0)
     c = tl.program_id(1) // 5
     kh = tl.program_id(1) % 5
     p = tl.arange(0, BLOCK_P)  # one block covers every pooled position of an image
     k = tl.arange(0, BLOCK_K)
-    ok = (p < PH * PW)[:, None] & (k < K)[None, :]
-    row = 2 * (p // PW)[:, None]
-    col = 2 * (p % PW)[:, None]
+    p_ok = p < PH * PW
+    ok = p_ok[:, None] & (k < K)[None, :]
+    corner = (2 * (p // PW) + kh) * W + 2 * (p % PW)
     acc0 = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.float32)
     acc1 = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.float32)
     acc2 = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.float32)
@@ -91,16 +109,30 @@ def _weight_grad_kernel(x_ptr, g_ptr, which_ptr, part_ptr, B, C, H, W, K, PH, PW
     acc4 = tl.zeros((BLOCK_P, BLOCK_K), dtype=tl.float32)
     for i in range(IMAGES):
         img = chunk * IMAGES + i
-        here = ok & (img < B)
         out = (img * K + k[None, :]) * (PH * PW) + p[:, None]
-        g = tl.load(g_ptr + out, mask=here, other=0.0)
-        which = tl.load(which_ptr + out, mask=here, other=0).to(tl.int32)
-        at = x_ptr + (img * C + c) * H * W + (row + which // 2 + kh) * W + col + which % 2
-        acc0 += g * tl.load(at, mask=here, other=0.0)
-        acc1 += g * tl.load(at + 1, mask=here, other=0.0)
-        acc2 += g * tl.load(at + 2, mask=here, other=0.0)
-        acc3 += g * tl.load(at + 3, mask=here, other=0.0)
-        acc4 += g * tl.load(at + 4, mask=here, other=0.0)
+        g = tl.load(g_ptr + out, mask=ok & (img < B), other=0.0)
+        which = tl.load(which_ptr + out, mask=ok & (img < B), other=0).to(tl.int32)
+        top = which < 2  # the winner sits in the window's upper row ...
+        left = which % 2 == 0  # ... and left column
+        at = x_ptr + (img * C + c) * H * W + corner
+        m = p_ok & (img < B)
+        u0 = tl.load(at, mask=m, other=0.0)[:, None]
+        u1 = tl.load(at + 1, mask=m, other=0.0)[:, None]
+        u2 = tl.load(at + 2, mask=m, other=0.0)[:, None]
+        u3 = tl.load(at + 3, mask=m, other=0.0)[:, None]
+        u4 = tl.load(at + 4, mask=m, other=0.0)[:, None]
+        u5 = tl.load(at + 5, mask=m, other=0.0)[:, None]
+        d0 = tl.load(at + W, mask=m, other=0.0)[:, None]
+        d1 = tl.load(at + W + 1, mask=m, other=0.0)[:, None]
+        d2 = tl.load(at + W + 2, mask=m, other=0.0)[:, None]
+        d3 = tl.load(at + W + 3, mask=m, other=0.0)[:, None]
+        d4 = tl.load(at + W + 4, mask=m, other=0.0)[:, None]
+        d5 = tl.load(at + W + 5, mask=m, other=0.0)[:, None]
+        acc0 += g * tl.where(top, tl.where(left, u0, u1), tl.where(left, d0, d1))
+        acc1 += g * tl.where(top, tl.where(left, u1, u2), tl.where(left, d1, d2))
+        acc2 += g * tl.where(top, tl.where(left, u2, u3), tl.where(left, d2, d3))
+        acc3 += g * tl.where(top, tl.where(left, u3, u4), tl.where(left, d3, d4))
+        acc4 += g * tl.where(top, tl.where(left, u4, u5), tl.where(left, d4, d5))
     dst = part_ptr + chunk * (K * C * 25) + k * (C * 25) + c * 25 + kh * 5
     k_ok = k < K
     tl.store(dst, tl.sum(acc0, axis=0), mask=k_ok)
