@@ -104,7 +104,7 @@ if "B" in SECTIONS:
     print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=14, max_name_column_width=90))
 
 if "C" in SECTIONS:
-    from refsuite import fused_hotpath as fh
+    from refsuite import fused_triton as fh
 
     print("(C) fused kernels at batch 8192, float32 (TF32 off): median ms")
     cudnn.allow_tf32 = False

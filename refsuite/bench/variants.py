@@ -28,7 +28,7 @@ class Variant:
     forward_only: bool = False
     autotune: bool = False  # torch.backends.cudnn.benchmark: time cuDNN's algorithms, keep the fastest
     cuda_graph: bool = False  # capture the whole step once, then replay it
-    fused: bool = False  # refsuite's Triton conv→pool→ReLU kernels (refsuite.fused_hotpath)
+    fused: bool = False  # refsuite's conv→pool→ReLU kernels: refsuite.fused_cpu (C) or fused_triton (CUDA)
 
     def skip_reason(self, device_kind: str, stage: str, backward: bool, batch: int) -> str | None:
         """Why this variant does not run this configuration here (None: it runs)."""
@@ -37,8 +37,8 @@ class Variant:
             return "the large batch is for accelerators"
         if (self.autotune or self.cuda_graph) and device_kind != "cuda":
             return f"{self.name} needs cuDNN / CUDA graphs; device is {device_kind}"
-        if self.fused and device_kind != "cuda":
-            return f"refsuite's Triton kernels are timed on CUDA; device is {device_kind}"
+        if self.fused and device_kind not in ("cpu", "cuda"):
+            return f"refsuite's fused kernels exist for cpu (C) and cuda (Triton), not {device_kind}"
         if self.compile and accelerator and batch != LARGE_BATCH:
             return f"torch.compile runs only at batch {LARGE_BATCH} on accelerators, to bound compile time"
         return None
@@ -61,10 +61,14 @@ class Variant:
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         if self.channels_last:
             net.to(memory_format=torch.channels_last)
-        if self.fused:
-            from refsuite import fused_hotpath
+        if self.fused and x.device.type == "cpu":
+            from refsuite import fused_cpu
 
-            fn = fused_hotpath.stage_fn(net, stage)
+            fn = fused_cpu.stage_fn(net, stage)
+        elif self.fused:
+            from refsuite import fused_triton
+
+            fn = fused_triton.stage_fn(net, stage)
         else:
             fn = stage_fn(net, stage, pool_first=self.pool_first)
         if self.compile:
@@ -127,7 +131,7 @@ VARIANTS = {v.name: v for v in (
             cuda_graph=True),
     Variant("cl_cuda_graph", "channels_last, pool-first, autotuned, one CUDA graph", channels_last=True,
             pool_first=True, autotune=True, cuda_graph=True),
-    Variant("fused", "refsuite's fused Triton conv→pool→ReLU kernels (pool-first, exact)", pool_first=True,
+    Variant("fused", "refsuite's fused conv→pool→ReLU kernels: C on cpu, Triton on cuda", pool_first=True,
             fused=True),
     Variant("fused_cuda_graph", "the fused kernels, replayed as one CUDA graph", pool_first=True, fused=True,
             cuda_graph=True),

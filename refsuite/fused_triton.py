@@ -10,7 +10,7 @@ What it computes is the tutorial's ``max_pool2d(relu(conv(x)), 2)`` in the pool-
 first maximum in raster order). The forward kernel keeps the four convolution outputs of a pooling
 window in registers and stores only the pooled value and which of the four won. The backward pass
 uses that: the gradient of a window reaches only its winner, so the weight gradient sums one input
-patch per pooled output instead of four. ``models.hotpath.fused_equals_tutorial_path`` compares it
+patch per pooled output instead of four. ``models.hotpath.fused_triton_equals_tutorial_path`` compares it
 with the tutorial's path.
 """
 from __future__ import annotations
@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 import triton
 import triton.language as tl
+
+from . import hotpath
 
 KERNEL = 5  # the tutorial's conv layers are 5×5, stride 1, no padding; pooling is 2×2, stride 2
 
@@ -224,20 +226,5 @@ class ConvPoolReLU(torch.autograd.Function):
 
 
 def stage_fn(net, stage: str):
-    """Like :func:`refsuite.hotpath.stage_fn`, with the conv blocks fused."""
-    def block(conv, x):
-        return ConvPoolReLU.apply(x, conv.weight, conv.bias)
-
-    if stage == "conv1":
-        return lambda x: block(net.conv1, x)
-    if stage == "conv2":
-        return lambda x: block(net.conv2, x)
-    if stage == "both":
-        return lambda x: block(net.conv2, block(net.conv1, x))
-    if stage == "net":
-        def whole(x):
-            x = block(net.conv2, block(net.conv1, x)).reshape(-1, 16 * 5 * 5)
-            return net.fc3(F.relu(net.fc2(F.relu(net.fc1(x)))))
-
-        return whole
-    raise ValueError(f"stage={stage!r}: choose conv1, conv2, both or net")
+    """:func:`refsuite.hotpath.stage_fn` with each conv block on these kernels."""
+    return hotpath.stage_fn(net, stage, block=lambda conv, x: ConvPoolReLU.apply(x, conv.weight, conv.bias))
