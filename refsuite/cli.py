@@ -229,7 +229,9 @@ def _bench_table(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="refsuite-bench-") as tmp:
         json_path = Path(args.json).absolute() if args.json else Path(tmp, "bench.json")
-        argv = ["-q", "--no-units", "-p", "refsuite.bench.machine_info", "--benchmark-json", str(json_path),
+        # no xdist: pytest-benchmark stops timing when it is active (a -n in addopts, or bench run
+        # from inside an xdist worker)
+        argv = ["-q", "--no-units", "-p", "no:xdist", "-p", "refsuite.bench.machine_info", "--benchmark-json", str(json_path),
                 "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name"]
         for device in args.device:
             argv += ["--device", device]

@@ -5,12 +5,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from refsuite import cli
 
 FEW = ["--", "-k", "ceiling or (both and fwdbwd and (eager_nchw or cl_pool_first))"]
+
+
+@pytest.fixture(autouse=True)
+def outside_xdist(monkeypatch):
+    # pytest-benchmark stops timing inside an xdist worker, which is where `pytest -n 2` runs this
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
 
 
 def test_bench_prints_the_table_and_writes_pytest_benchmark_json(tmp_path, capsys):

@@ -6,7 +6,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_built_in_unit_has_a_planted_fault_test(plugins):
-    sources = [p.read_text() for p in list(ROOT.glob("tests/test_*.py")) + list(ROOT.glob("plugins/*/tests/test_*.py"))]
+    sources = [p.read_text() for p in list(ROOT.glob("tests/**/test_*.py")) + list(ROOT.glob("plugins/*/tests/test_*.py"))]
     text = "\n".join(sources)
     # unit.fails("id"), or a direct check of the unit under pytest.raises (units that cannot run here)
     planted = set(re.findall(r"""\.fails\(\s*["']([a-z0-9_.]+)["']""", text))
