@@ -101,3 +101,10 @@ def test_fused_cpu_without_a_compiler_is_a_visible_skip(unit, monkeypatch, tmp_p
     finally:
         fused_cpu._library.cache_clear()
     assert not list(tmp_path.glob("kernels/*.so")), "a failed build must leave no library behind"
+
+
+def test_c_source_ships_with_the_package():
+    # tox installs refsuite from its wheel: this fails there if package-data drops the C file
+    from importlib.resources import files
+
+    assert (files("refsuite") / "csrc" / "fused_hotpath.c").is_file()
