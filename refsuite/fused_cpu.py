@@ -1,13 +1,13 @@
-"""refsuite's fused conv→max-pool→ReLU hot path on the CPU: oneDNN's forward convolutions plus the
-small C kernels in ``csrc/fused_hotpath.c`` for pooling and for backward passes that skip the zeros.
+"""refsuite's fused conv→max-pool→ReLU hot path on the CPU: the C kernels in ``csrc/fused_hotpath.c``.
 
 Why our own code: on the 2-core development machine the tutorial's two stages, forward and
 backward, reach about 30 % of the SGEMM ceiling through torch. Max-pooling's backward sends each
 window's gradient to one of four positions, yet torch's convolution backward multiplies all four.
-Here the backward sums only the (window, channel) pairs that carry gradient, and the RGB conv1
-is computed and pooled in registers (oneDNN vectorises over input channels, and there are three). The C file is compiled once per machine with the system C compiler (``cc``) and
-loaded with ctypes: no torch headers, so the build takes about a second. Its OpenMP loops run on
-torch's own intra-op threads (see the C file).
+Here the backward sums only the (window, channel) pairs that carry gradient, and the RGB conv1 is
+computed and pooled in registers (oneDNN vectorises over input channels, and there are three);
+wider layers keep oneDNN's forward convolution. The C file is compiled once per machine with the
+system C compiler (``cc``) and loaded with ctypes: no torch headers, so the build takes about a
+second. Its OpenMP loops run on torch's own intra-op threads (see the C file).
 
 It computes the tutorial's ``max_pool2d(relu(conv(x)), 2)`` in the exact pool-first order, with
 max_pool2d's tie rule. ``models.hotpath.fused_cpu_equals_tutorial_path`` compares it with the
@@ -29,18 +29,13 @@ import torch
 import torch.nn.functional as F
 
 from . import hotpath
+from ._cache import default_cache_dir
 
 KERNEL = 5
 MAX_CHANNELS = 24  # the C kernels keep one window's C×6×6 input region on the stack
 SOURCE = Path(__file__).with_name("csrc") / "fused_hotpath.c"
 # -fno-trapping-math lets the compiler turn the pooling's comparisons into branch-free vector code
 FLAGS = ["-O3", "-march=native", "-fno-trapping-math", "-fopenmp", "-shared", "-fPIC", "-std=c99"]
-
-
-def _cache_dir() -> Path:
-    root = os.environ.get("REFSUITE_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache",
-                                                            "refsuite")
-    return Path(root) / "kernels"
 
 
 def _cpu_key() -> str:
@@ -56,7 +51,9 @@ def unavailable() -> str | None:
     """Why the C kernels cannot be built or loaded here (None: they can)."""
     try:
         _library()
-    except (OSError, subprocess.CalledProcessError, RuntimeError) as exc:
+    except subprocess.CalledProcessError as exc:
+        return f"refsuite's C kernels unavailable: the compiler failed: {(exc.stderr or '').strip()[:300]}"
+    except (OSError, RuntimeError) as exc:
         return f"refsuite's C kernels unavailable: {str(exc).splitlines()[0][:200]}"
     return None
 
@@ -65,7 +62,7 @@ def unavailable() -> str | None:
 def _library() -> ctypes.CDLL:
     source = SOURCE.read_bytes()
     key = hashlib.sha256(source + " ".join(FLAGS).encode()).hexdigest()[:16]
-    target = _cache_dir() / f"fused_hotpath-{key}-{_cpu_key()}.so"
+    target = default_cache_dir() / "kernels" / f"fused_hotpath-{key}-{_cpu_key()}.so"
     if not target.exists():
         compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
         if compiler is None:

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
+from .._cache import default_cache_dir
 from .._errors import DatasetError
 from .base import DatasetPlugin, LoadedDataset
 from .cifar_format import BASE_FOLDER, CIFAR10_LABEL_NAMES, META_FILE, TEST_FILE, TRAIN_FILES, md5, write_batch, write_meta
 
 FORMAT_VERSION = 2
-CACHE_ENV = "REFSUITE_CACHE"
 SIZE_ENV = "REFSUITE_SYNTHETIC_SIZE"  # "TRAIN,TEST", e.g. "5000,1000"
 MANIFEST = "refsuite-manifest.json"
 
@@ -35,8 +35,6 @@ _PALETTE = np.array(
 )
 
 
-def default_cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "refsuite")
 
 
 def render(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
