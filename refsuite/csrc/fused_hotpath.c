@@ -4,9 +4,11 @@
  * (max_pool2d's rule: the first maximum in raster order). For inputs with few channels (the
  * tutorial's RGB conv1) conv_pool_relu_forward computes the convolution too, two output rows at
  * a time in vector registers, and pools them before they ever reach memory; other layers use
- * torch's (oneDNN's) convolution and pool_relu_forward. Backward, a window's gradient reaches only its winner, and ReLU zeroes half of
- * the rest, so the weight and input gradients are sums over the surviving (window, channel)
- * pairs only. All tensors are contiguous NCHW float32 ("which" is int32).
+ * torch's (oneDNN's) convolution and pool_relu_forward.
+ *
+ * Backward, a window's gradient reaches only its winner, and ReLU's mask removes some more, so the
+ * weight and input gradients are sums over the surviving (window, channel) pairs only. All tensors
+ * are contiguous NCHW float32 ("which" is int32).
  *
  * Threads: OpenMP. Built with -fopenmp, this library resolves libgomp.so.1 to the copy torch has
  * already loaded, so its parallel loops run on torch's own intra-op threads (same count, no
