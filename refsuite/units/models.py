@@ -293,7 +293,7 @@ def _triton_kernels_unavailable(device) -> str | None:
 
 @units.unit("models.hotpath.fused_triton_equals_tutorial_path",
             requires=Requires(packages=("triton",), device_check=_triton_kernels_unavailable))
-def fused(ctx):
+def fused_triton_path(ctx):
     """refsuite's fused Triton conv→pool→ReLU kernels give the tutorial path's outputs and gradients
     (weights, biases, and the second block's input) to float32 tolerance."""
     from .. import fused_triton
@@ -310,7 +310,7 @@ def _c_kernels_unavailable(device) -> str | None:
 
 
 @units.unit("models.hotpath.fused_cpu_equals_tutorial_path", requires=Requires(device_check=_c_kernels_unavailable))
-def fused_cpu(ctx):
+def fused_cpu_path(ctx):
     """refsuite's fused C conv→pool→ReLU kernels (CPU) give the tutorial path's outputs and gradients
     (weights, biases, and the second block's input) to float32 tolerance."""
     from .. import fused_cpu
