@@ -74,6 +74,8 @@ class Requires:
             parts.append(f"torch>={self.min_torch}")
         if self.slow:
             parts.append("slow")
+        if self.device_check is not None:
+            parts.append(f"device-check={self.device_check.__name__.lstrip('_')}")
         return ", ".join(parts) or "-"
 
 

@@ -6,6 +6,7 @@ non-decreasing, so applying ReLU after pooling touches a quarter of the elements
 """
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 
 from .nets import Net
@@ -67,8 +68,6 @@ def decision_margin(net: Net, stage: str, x) -> float:
     gradient elsewhere. Units that compare implementations reject inputs whose margin is below
     what float32 rounding can move.
     """
-    import torch
-
     params = {name: p.detach().cpu().double() for name, p in net.named_parameters()}
     x = x.detach().cpu().double()
     gaps = []
