@@ -8,8 +8,8 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from refsuite.hotpath import stage_fn
-from refsuite.training import new_net
+from refsuite.tutorial.hotpath import stage_fn
+from refsuite.tutorial.training import new_net
 
 cudnn = torch.backends.cudnn
 print("flags: cudnn.allow_tf32", cudnn.allow_tf32, "conv.fp32_precision", getattr(getattr(cudnn, "conv", None), "fp32_precision", None),

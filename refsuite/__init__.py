@@ -1,38 +1,44 @@
 """refsuite: PyTorch's *Introduction to PyTorch* as an executable, property-tested reference.
 
-The public API for plugin authors is re-exported here (resolved on first use, so
-``import refsuite`` stays cheap and does not import hypothesis ahead of pytest's
-assertion rewriting); the code lives in private modules.
+The layout: ``refsuite.core`` is the framework (registry, discovery, devices, tolerances...),
+``refsuite.tutorial`` what the tutorial teaches, ``refsuite.units`` its claims as units,
+``refsuite.datasets`` the dataset plugins, ``refsuite.bench`` the hot-path benchmarks,
+``refsuite.cli`` the command and ``refsuite.pytest_plugin`` the pytest plugin.
+
+This module is the public API for plugin authors. Names are resolved on first use, so
+``import refsuite`` stays cheap and does not import hypothesis ahead of pytest's assertion
+rewriting.
 """
 import importlib
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _EXPORTS = {
-    "ALL_DTYPES": "._devices",
-    "KNOWN_CAPABILITIES": "._devices",
-    "Device": "._devices",
-    "DeviceType": "._devices",
-    "GenericDeviceType": "._devices",
-    "Context": "._context",
-    "RefsuiteError": "._errors",
-    "UsageError": "._errors",
-    "DuplicateUnitError": "._errors",
-    "DatasetError": "._errors",
-    "SECTIONS": "._registry",
-    "SHAPES_ONLY": "._registry",
-    "FLOAT64": "._registry",
-    "Registry": "._registry",
-    "Requires": "._registry",
-    "Unit": "._registry",
-    "UnitGroup": "._registry",
+    "ALL_DTYPES": ".core.devices",
+    "KNOWN_CAPABILITIES": ".core.devices",
+    "Device": ".core.devices",
+    "DeviceType": ".core.devices",
+    "GenericDeviceType": ".core.devices",
+    "Context": ".core.context",
+    "TolerancePolicy": ".core.tolerance",
+    "RefsuiteError": ".core.errors",
+    "UsageError": ".core.errors",
+    "DuplicateUnitError": ".core.errors",
+    "DatasetError": ".core.errors",
+    "SECTIONS": ".core.registry",
+    "SHAPES_ONLY": ".core.registry",
+    "FLOAT64": ".core.registry",
+    "Registry": ".core.registry",
+    "Requires": ".core.registry",
+    "Unit": ".core.registry",
+    "UnitGroup": ".core.registry",
     "DatasetPlugin": ".datasets.base",
     "LoadedDataset": ".datasets.base",
-    "LeNet": ".nets",
-    "Net": ".nets",
+    "LeNet": ".tutorial.nets",
+    "Net": ".tutorial.nets",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["__version__", *sorted(_EXPORTS)]
 
 
 def __getattr__(name: str):

@@ -1,17 +1,2 @@
-"""torch version facts, so version-dependent code says which release it needs."""
-from __future__ import annotations
-
-import functools
-
-import torch
-from packaging.version import Version
-
-
-@functools.lru_cache(maxsize=None)
-def torch_version() -> Version:
-    # Local build tags (+cpu, +cu121) and pre-release suffixes don't change the API.
-    return Version(Version(torch.__version__).base_version)
-
-
-def torch_at_least(version: str) -> bool:
-    return torch_version() >= Version(version)
+"""refsuite's own version (pyproject.toml reads it from here)."""
+__version__ = "0.1.0"

@@ -2,7 +2,7 @@
 import json
 
 from refsuite.bench import report
-from refsuite.hotpath import flops_per_image
+from refsuite.tutorial.hotpath import flops_per_image
 
 
 def test_flop_accounting_matches_the_issue():
@@ -38,6 +38,6 @@ def test_table_reports_throughput_ceiling_fraction_and_ratio(tmp_path):
 
 
 def test_compare_prints_ratios_between_runs(tmp_path):
-    text = report.compare(_run(tmp_path / "a.json", 0.02, 0.01, 1.0), _run(tmp_path / "b.json", 0.01, 0.01, 1.0))
+    text = report.compare_runs(_run(tmp_path / "a.json", 0.02, 0.01, 1.0), _run(tmp_path / "b.json", 0.01, 0.01, 1.0))
     eager = [line for line in text.splitlines() if "eager_nchw" in line][0]
     assert eager.split()[-3] == "2.00"

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from refsuite import UsageError
-from refsuite._devices import CPU, CUDA, MPS, XPU, DeviceType, GenericDeviceType, resolve_devices
+from refsuite.core.devices import CPU, CUDA, MPS, XPU, DeviceType, GenericDeviceType, resolve_devices
 
 TYPES = {"cpu": CPU, "cuda": CUDA, "mps": MPS, "xpu": XPU}
 

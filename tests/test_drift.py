@@ -5,7 +5,7 @@ import json
 import pytest
 
 from distributions import run_refsuite
-from refsuite import drift
+from refsuite.core import compare as drift
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_record_holds_outcomes_errors_timings_and_environment(record):
 
 
 def test_identical_runs_show_no_drift(record):
-    report, regressed = drift.compare(record, record)
+    report, regressed = drift.compare_records(record, record)
     assert not regressed and "outcome changes (0)" in report and "no outcome regression" in report
 
 
@@ -39,7 +39,7 @@ def test_outcome_regression_moved_errors_and_missing_units_are_reported(record, 
         c["max_abs_err"] = c["max_abs_err"] * 1000 + 1e-6
     newer["results"] = [r for r in newer["results"] if r["unit"] != "tensors.seed.golden"]
     newer["environment"]["torch"] = "9.9.9"
-    report, regressed = drift.compare(record, newer)
+    report, regressed = drift.compare_records(record, newer)
     assert regressed
     assert "REGRESSION tensors.seed.repeats[cpu]: passed -> failed (manual_seed(0) did not repeat)" in report
     assert "tensors.math.golden[cpu]: max_abs_err" in report

@@ -2,7 +2,7 @@
 import torch
 import torch.nn.functional as F
 
-from refsuite import tutorial
+from refsuite.tutorial import golden
 
 _conv2d, _linear, _relu, _max_pool2d = F.conv2d, F.linear, F.relu, F.max_pool2d
 
@@ -64,10 +64,10 @@ def test_batch_dimension_dropped(unit, monkeypatch):
 
 
 def test_extra_layer_changes_repr_and_parameter_count(unit, monkeypatch):
-    monkeypatch.setattr(tutorial, "LENET_REPR", tutorial.LENET_REPR.replace("bias=True)\n)", "bias=False)\n)"))
+    monkeypatch.setattr(golden, "LENET_REPR", golden.LENET_REPR.replace("bias=True)\n)", "bias=False)\n)"))
     unit.fails("models.lenet.repr_matches_tutorial")
     monkeypatch.setattr(torch.nn.Linear, "extra_parameters", torch.nn.Parameter(torch.zeros(1)), raising=False)
-    monkeypatch.setattr(tutorial, "NET_PARAMETERS", tutorial.NET_PARAMETERS + 1)
+    monkeypatch.setattr(golden, "NET_PARAMETERS", golden.NET_PARAMETERS + 1)
     unit.fails("models.parameters.match_tutorial_counts")
 
 
@@ -77,7 +77,7 @@ def test_output_with_wrong_width(unit, monkeypatch):
 
 
 def test_num_flat_features_off_by_one(unit, monkeypatch):
-    from refsuite.nets import LeNet
+    from refsuite.tutorial.nets import LeNet
 
     original = LeNet.num_flat_features
     monkeypatch.setattr(LeNet, "num_flat_features", lambda self, x: original(self, x) + (x.dim() > 3))

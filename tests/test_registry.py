@@ -1,7 +1,7 @@
 import pytest
 
 from refsuite import DuplicateUnitError, Registry, Requires, UnitGroup
-from refsuite._devices import CPU, MPS, Device
+from refsuite.core.devices import CPU, MPS, Device
 
 
 

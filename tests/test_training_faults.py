@@ -93,7 +93,7 @@ def test_load_that_unpickles_anything_by_default(unit, monkeypatch):
 def test_cifar10_claim_fails_when_training_does_not_learn(unit, monkeypatch):
     # Real CIFAR-10 cannot be downloaded here; the synthetic set is in the same format and the
     # planted fault (training that changes nothing) leaves the network at chance either way.
-    from refsuite import training
+    from refsuite.tutorial import training
 
     monkeypatch.setattr(training, "train_loop", lambda *a, **k: training.History())
     check = unit.plugins.units.get("training.tutorial.two_epochs_reach_half_accuracy_on_cifar10").check

@@ -12,17 +12,26 @@ import warnings
 import pytest
 import torch
 
-from refsuite._devices import resolve_devices
-from refsuite._discovery import discover
-from refsuite.bench.variants import LARGE_BATCH, VARIANTS
-from refsuite.hotpath import flops_per_image, stage_fn, stage_input_shape
-from refsuite.training import new_net
+from refsuite.bench.variants import LARGE_BATCH, Variant
+from refsuite.core.devices import resolve_devices
+from refsuite.core.discovery import discover
+from refsuite.tutorial.hotpath import flops_per_image, stage_fn, stage_input_shape
+from refsuite.tutorial.training import new_net
 
 STAGES = ("conv1", "conv2", "both", "net")
 
 
 def _quick() -> bool:
     return bool(os.environ.get("REFSUITE_BENCH_QUICK"))
+
+
+def variants() -> dict[str, Variant]:
+    """Every installed benchmark variant (the ``refsuite.bench_variants`` entry-point group)."""
+    found = discover().variants
+    wrong = [name for name, v in found.items() if not isinstance(v, Variant)]
+    if wrong:
+        raise TypeError(f"benchmark variants {wrong} are not refsuite.bench.variants.Variant objects")
+    return found
 
 
 def pytest_generate_tests(metafunc):
@@ -36,7 +45,7 @@ def pytest_generate_tests(metafunc):
         for stage in ("both", "net") if quick else STAGES:
             for mode in ("fwd", "fwdbwd"):
                 for batch in (256, LARGE_BATCH) if quick else (4, 64, 256, LARGE_BATCH):
-                    for name, variant in VARIANTS.items():
+                    for name, variant in variants().items():
                         if variant.forward_only and mode != "fwd":
                             continue
                         if variant.compile and (stage not in ("both", "net") or batch < 64):
@@ -100,7 +109,7 @@ def _assert_same(got, ref, rtol, atol_of_scale, what):
 
 def test_hotpath(benchmark, device, case):
     stage, mode, batch, name = case
-    variant = VARIANTS[name]
+    variant = variants()[name]
     backward = mode == "fwdbwd"
     reason = variant.skip_reason(device.type.name, stage, backward, batch)
     if reason:

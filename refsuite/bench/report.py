@@ -36,7 +36,7 @@ def table(path: str | Path) -> str:
     return "\n".join(lines)
 
 
-def compare(a: str | Path, b: str | Path) -> str:
+def compare_runs(a: str | Path, b: str | Path) -> str:
     """Ratios B/A of images/s for configurations present in both runs (two releases, two devices)."""
     rows_a, ceil_a = _rows(json.loads(Path(a).read_text()))
     rows_b, ceil_b = _rows(json.loads(Path(b).read_text()))

@@ -3,6 +3,10 @@
 A variant changes how the tutorial's arithmetic is executed (memory layout, operation order where
 that is exact, compilation, cuDNN algorithm choice, CUDA graph replay), never what it computes:
 the benchmark compares every variant's output and gradients with eager NCHW before timing it.
+
+Variants are plugins: each provider in the ``refsuite.bench_variants`` entry-point group exports an
+iterable of :class:`Variant`. The torch variants below register there like any third party's
+(refsuite-fastpath adds its fused kernels the same way).
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from typing import Callable
 
 import torch
 
-from refsuite.hotpath import stage_fn
+from refsuite.tutorial.hotpath import stage_fn
 
 #: the batch that shows accelerator throughput; CPUs skip it
 LARGE_BATCH = 8192
@@ -28,7 +32,10 @@ class Variant:
     forward_only: bool = False
     autotune: bool = False  # torch.backends.cudnn.benchmark: time cuDNN's algorithms, keep the fastest
     cuda_graph: bool = False  # capture the whole step once, then replay it
-    fused: bool = False  # refsuite's conv→pool→ReLU kernels: refsuite.fused_cpu (C) or fused_triton (CUDA)
+    #: builds the stage callable instead of the tutorial's path: ``stage(net, stage_name, device_kind)``
+    stage: Callable | None = None
+    #: why the variant cannot run on a device kind (None: it can), e.g. kernels that are not built there
+    unavailable: Callable[[str], str | None] | None = None
 
     def skip_reason(self, device_kind: str, stage: str, backward: bool, batch: int) -> str | None:
         """Why this variant does not run this configuration here (None: it runs)."""
@@ -37,10 +44,10 @@ class Variant:
             return "the large batch is for accelerators"
         if (self.autotune or self.cuda_graph) and device_kind != "cuda":
             return f"{self.name} needs cuDNN / CUDA graphs; device is {device_kind}"
-        if self.fused and device_kind not in ("cpu", "cuda"):
-            return f"refsuite's fused kernels exist for cpu (C) and cuda (Triton), not {device_kind}"
         if self.compile and accelerator and batch != LARGE_BATCH:
             return f"torch.compile runs only at batch {LARGE_BATCH} on accelerators, to bound compile time"
+        if self.unavailable is not None:
+            return self.unavailable(device_kind)
         return None
 
     @contextlib.contextmanager
@@ -61,14 +68,8 @@ class Variant:
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         if self.channels_last:
             net.to(memory_format=torch.channels_last)
-        if self.fused and x.device.type == "cpu":
-            from refsuite import fused_cpu
-
-            fn = fused_cpu.stage_fn(net, stage)
-        elif self.fused:
-            from refsuite import fused_triton
-
-            fn = fused_triton.stage_fn(net, stage)
+        if self.stage is not None:
+            fn = self.stage(net, stage, x.device.type)
         else:
             fn = stage_fn(net, stage, pool_first=self.pool_first)
         if self.compile:
@@ -117,7 +118,8 @@ def _graphed(step: Callable[[], torch.Tensor], params, x: torch.Tensor) -> Calla
     return replay
 
 
-VARIANTS = {v.name: v for v in (
+#: The torch variants, registered as ``torch`` in the ``refsuite.bench_variants`` group.
+TORCH_VARIANTS = (
     Variant("eager_nchw", "exactly as the tutorial writes it"),
     Variant("channels_last", "the same modules, channels_last weights and input", channels_last=True),
     Variant("pool_first", "ReLU after max-pooling (exact, proven by a unit)", pool_first=True),
@@ -131,8 +133,4 @@ VARIANTS = {v.name: v for v in (
             cuda_graph=True),
     Variant("cl_cuda_graph", "channels_last, pool-first, autotuned, one CUDA graph", channels_last=True,
             pool_first=True, autotune=True, cuda_graph=True),
-    Variant("fused", "refsuite's fused conv→pool→ReLU kernels: C on cpu, Triton on cuda", pool_first=True,
-            fused=True),
-    Variant("fused_cuda_graph", "the fused kernels, replayed as one CUDA graph", pool_first=True, fused=True,
-            cuda_graph=True),
-)}
+)

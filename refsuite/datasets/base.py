@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .._errors import DatasetError, UsageError
+from ..core.errors import DatasetError, UsageError
 
 DEFAULT_DATASET = "synthetic-cifar10"
 DATA_ROOT_ENV = "REFSUITE_DATA_ROOT"
@@ -14,7 +14,15 @@ DATA_ROOT_ENV = "REFSUITE_DATA_ROOT"
 
 @dataclasses.dataclass
 class LoadedDataset:
-    """What a dataset plugin hands to units: torch datasets of (PIL image, int label)."""
+    """What a dataset plugin hands to units.
+
+    ``train`` and ``test`` are torch datasets of (PIL image, int label), as torchvision's are, and
+    also hold the whole split as arrays, which the training path reads without decoding images one
+    by one (:func:`refsuite.tutorial.data.to_tensors`):
+
+    * ``data``: uint8 images, N×H×W×C (colour) or N×H×W (greyscale);
+    * ``targets``: N integer labels in ``range(len(classes))``.
+    """
 
     name: str
     train: Any
@@ -80,12 +88,3 @@ class DatasetSelection:
         if self._loaded is None:
             self._loaded = self.plugin.load(self.root, self.download)
         return self._loaded
-
-
-def transformed(dataset, transform):
-    """A shallow copy of a torchvision dataset with another transform; the shared original is untouched."""
-    import copy
-
-    clone = copy.copy(dataset)
-    clone.transform = transform
-    return clone

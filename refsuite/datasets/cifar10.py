@@ -1,21 +1,29 @@
 """``cifar10``: the real CIFAR-10 through torchvision, from ``--data-root`` (or $REFSUITE_DATA_ROOT).
 
 Nothing is downloaded without ``--download``, and a missing root is never created.
-Every file's md5 is checked against the published sums before torchvision unpickles it.
+Every file's md5 is checked against the published sums (torchvision's) before it is unpickled,
+once per file per load.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from .. import tutorial
+from ..core.errors import DatasetError
+from ..tutorial import golden
 from .base import DATA_ROOT_ENV, DatasetPlugin, LoadedDataset
-from .cifar_format import BASE_FOLDER, md5
+from .cifar_format import BASE_FOLDER, md5, reader
+
+
+def _published():
+    """torchvision's published (name, md5) of the train batches, the test batch and the meta file."""
+    from torchvision.datasets import CIFAR10 as TV
+
+    return [tuple(x) for x in TV.train_list], tuple(TV.test_list[0]), (TV.meta["filename"], TV.meta["md5"])
 
 
 def _published_files() -> list[tuple[str, str]]:
-    from torchvision.datasets import CIFAR10 as TV
-
-    return [tuple(x) for x in TV.train_list + TV.test_list] + [(TV.meta["filename"], TV.meta["md5"])]
+    train, test, meta = _published()
+    return [*train, test, meta]
 
 
 class CIFAR10(DatasetPlugin):
@@ -40,15 +48,12 @@ class CIFAR10(DatasetPlugin):
         return None
 
     def load(self, root: Path | None, download: bool) -> LoadedDataset:
-        import torchvision
-
         problem = self.problem(root, download)
         if problem:
-            from .._errors import DatasetError
-
             raise DatasetError(problem)
-        train = torchvision.datasets.CIFAR10(str(root), train=True, download=download)
-        test = torchvision.datasets.CIFAR10(str(root), train=False, download=download)
-        return LoadedDataset(self.name, train, test, tuple(train.classes), tutorial.CIFAR10_MEAN, tutorial.CIFAR10_STD)
+        cls = reader(*_published())
+        train = cls(str(root), train=True, download=download)
+        test = cls(str(root), train=False, download=download)
+        return LoadedDataset(self.name, train, test, tuple(train.classes), golden.CIFAR10_MEAN, golden.CIFAR10_STD)
 
 CIFAR10_DATASET = CIFAR10()

@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from .._cache import default_cache_dir
-from .._errors import DatasetError
+from ..core.cache import default_cache_dir
+from ..core.errors import DatasetError
 from .base import DatasetPlugin, LoadedDataset
-from .cifar_format import BASE_FOLDER, CIFAR10_LABEL_NAMES, META_FILE, TEST_FILE, TRAIN_FILES, md5, write_batch, write_meta
+from .cifar_format import (BASE_FOLDER, CIFAR10_LABEL_NAMES, META_FILE, TEST_FILE, TRAIN_FILES, md5, reader,
+                           write_batch, write_meta)
 
 FORMAT_VERSION = 2
 SIZE_ENV = "REFSUITE_SYNTHETIC_SIZE"  # "TRAIN,TEST", e.g. "5000,1000"
@@ -33,8 +34,6 @@ _PALETTE = np.array(
     [[0.55, 0.35, 0.35], [0.35, 0.55, 0.35], [0.35, 0.35, 0.55], [0.55, 0.55, 0.35], [0.55, 0.35, 0.55],
      [0.35, 0.55, 0.55], [0.45, 0.45, 0.45], [0.60, 0.45, 0.30], [0.30, 0.45, 0.60], [0.45, 0.60, 0.30]]
 )
-
-
 
 
 def render(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
@@ -87,21 +86,6 @@ def generate(target: Path, train_size: int, test_size: int, seed: int) -> None:
         "md5": sums, "mean": mean.tolist(), "std": std.tolist(),
     }
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2))
-
-
-def _cifar10_class():
-    import torchvision
-
-    class GeneratedCIFAR10(torchvision.datasets.CIFAR10):
-        """torchvision's CIFAR10, checking the generated files' md5 sums instead of the published ones."""
-
-        def __init__(self, root, sums, **kwargs):
-            self.train_list = [[name, sums[name]] for name in TRAIN_FILES if name in sums]
-            self.test_list = [[TEST_FILE, sums[TEST_FILE]]]
-            self.meta = {"filename": META_FILE, "key": "label_names", "md5": sums[META_FILE]}
-            super().__init__(root, **kwargs)
-
-    return GeneratedCIFAR10
 
 
 class SyntheticCIFAR10(DatasetPlugin):
@@ -176,10 +160,11 @@ class SyntheticCIFAR10(DatasetPlugin):
 
     def load(self, root: Path | None, download: bool) -> LoadedDataset:
         target, manifest = self.ensure(root)
-        cls = _cifar10_class()
         sums = manifest["md5"]
-        train = cls(str(target), sums, train=True, download=False)
-        test = cls(str(target), sums, train=False, download=False)
+        cls = reader([(name, sums[name]) for name in TRAIN_FILES if name in sums], (TEST_FILE, sums[TEST_FILE]),
+                     (META_FILE, sums[META_FILE]))
+        train = cls(str(target), train=True, download=False)
+        test = cls(str(target), train=False, download=False)
         return LoadedDataset(self.name, train, test, tuple(train.classes), manifest["mean"], manifest["std"])
 
 SYNTHETIC_CIFAR10 = SyntheticCIFAR10()

@@ -7,9 +7,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from torch.utils.data import DataLoader, TensorDataset
 
-from .. import batches, tutorial
-from .._registry import Requires, UnitGroup
-from ..datasets.base import transformed
+from ..core.registry import Requires, UnitGroup
+from ..tutorial import data as tdata
+from ..tutorial import golden
+from ..tutorial.data import transformed
 
 units = UnitGroup()
 DATASET = Requires(dataset=True, packages=("torchvision",))
@@ -39,7 +40,7 @@ def normalize(ctx):
     """Normalize with the tutorial's constants computes (x - mean) / std per channel, and its inverse restores x."""
     from torchvision import transforms
 
-    mean, std = tutorial.CIFAR10_MEAN, tutorial.CIFAR10_STD
+    mean, std = golden.CIFAR10_MEAN, golden.CIFAR10_STD
     norm = transforms.Normalize(mean, std)
     m = torch.tensor(mean).view(3, 1, 1)
     s = torch.tensor(std).view(3, 1, 1)
@@ -82,7 +83,7 @@ def streaming_stats(ctx):
 def batches_of_four(ctx):
     """A DataLoader with batch_size=4 yields (4, 3, 32, 32) float tensors and int64 labels in [0, 10)."""
     ds = ctx.dataset
-    loader = DataLoader(transformed(ds.train, tutorial.training_transform(ds.channels)), batch_size=4, shuffle=True, num_workers=2)
+    loader = DataLoader(transformed(ds.train, tdata.training_transform(ds.channels)), batch_size=4, shuffle=True, num_workers=2)
     for step, (images, labels) in enumerate(loader):
         images, labels = images.to(ctx.torch_device), labels.to(ctx.torch_device)
         assert images.shape == (4, ds.channels, 32, 32) and images.dtype == torch.float32, f"{tuple(images.shape)} {images.dtype}"
@@ -127,20 +128,20 @@ def epoch_coverage(ctx):
 @units.unit("data.classes.are_the_tutorials_ten", requires=Requires(dataset=("synthetic-cifar10", "cifar10"), packages=("torchvision",)))
 def classes(ctx):
     """The dataset's ten classes are the tutorial's (plane, car, bird, cat, deer, dog, frog, horse, ship, truck)."""
-    names = tuple(tutorial.ABBREVIATIONS.get(c, c) for c in ctx.dataset.classes)
-    assert names == tutorial.CLASSES, f"classes {ctx.dataset.classes} are not the tutorial's {tutorial.CLASSES}"
+    names = tuple(golden.ABBREVIATIONS.get(c, c) for c in ctx.dataset.classes)
+    assert names == golden.CLASSES, f"classes {ctx.dataset.classes} are not the tutorial's {golden.CLASSES}"
 
 
 @units.unit("data.show_batch.grid_shape_and_range", requires=DATASET)
 def show_batch(ctx):
     """The un-normalised make_grid of a batch of four is a (3, 36, 138) image in [0, 1] holding the four images."""
-    images, labels = batches.first_batch(ctx.dataset.train, channels=ctx.dataset.channels)
-    grid = batches.unnormalized_grid(images.to(ctx.torch_device))
+    images, labels = tdata.first_batch(ctx.dataset.train, channels=ctx.dataset.channels)
+    grid = tdata.unnormalized_grid(images.to(ctx.torch_device))
     assert grid.shape == (3, 36, 138), f"grid shape {tuple(grid.shape)}, expected (3, 36, 138) for 4 padded 32×32 tiles"
     assert float(grid.min()) >= 0.0 and float(grid.max()) <= 1.0, f"grid range [{float(grid.min())}, {float(grid.max())}]"
     for j in range(4):  # make_grid pads by 2: tile j starts at column 2 + 34 j
         tile = (images[j] / 2 + 0.5).expand(3, -1, -1)  # make_grid shows greyscale as three equal channels
         ctx.assert_close(grid[:, 2:34, 2 + 34 * j : 34 + 34 * j], tile, what=f"tile {j}")
-    caption = batches.label_line(labels, tutorial.CLASSES)
-    png = batches.save_grid_png(grid, caption, ctx.tmp_path / "batch.png")
+    caption = tdata.label_line(labels, golden.CLASSES)
+    png = tdata.save_grid_png(grid, caption, ctx.tmp_path / "batch.png")
     assert png.stat().st_size > 0

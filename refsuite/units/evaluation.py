@@ -7,9 +7,9 @@ import pickle
 import torch
 from hypothesis import strategies as st
 
-from .. import evaluation
-from .._registry import Requires, UnitGroup
-from ..nets import Net
+from ..core.registry import Requires, UnitGroup
+from ..tutorial import evaluation
+from ..tutorial.nets import Net
 
 units = UnitGroup()
 

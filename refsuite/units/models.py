@@ -7,10 +7,11 @@ import torch.nn.functional as F
 from hypothesis import strategies as st
 from torch.autograd.gradcheck import GradcheckError
 
-from .. import strategies as rst
-from .. import tutorial
-from .._registry import FLOAT64, SHAPES_ONLY, Requires, UnitGroup
-from ..nets import LeNet, Net
+from ..core import strategies as rst
+from ..core.registry import FLOAT64, SHAPES_ONLY, Requires, UnitGroup
+from ..tutorial import golden
+from ..tutorial.hotpath import decision_margin, stage_fn
+from ..tutorial.nets import LeNet, Net
 
 units = UnitGroup()
 NETS = {"LeNet": (LeNet, 1), "Net": (Net, 3)}
@@ -26,13 +27,13 @@ def _seeded(cls, seed=0):
 def lenet_repr(ctx):
     """print(LeNet()) shows exactly the layer structure the tutorial prints."""
     got = repr(LeNet().to(ctx.torch_device))
-    assert got == tutorial.LENET_REPR, f"LeNet repr differs from the tutorial:\n{got}"
+    assert got == golden.LENET_REPR, f"LeNet repr differs from the tutorial:\n{got}"
 
 
 @units.unit("models.parameters.match_tutorial_counts", requires=SHAPES_ONLY)
 def parameter_counts(ctx):
     """LeNet has 61,706 learnable parameters and the CIFAR Net 62,006."""
-    for cls, expected in ((LeNet, tutorial.LENET_PARAMETERS), (Net, tutorial.NET_PARAMETERS)):
+    for cls, expected in ((LeNet, golden.LENET_PARAMETERS), (Net, golden.NET_PARAMETERS)):
         got = sum(p.numel() for p in cls().to(ctx.torch_device).parameters() if p.requires_grad)
         assert got == expected, f"{cls.__name__} has {got:,} parameters, the tutorial's has {expected:,}"
 
@@ -47,9 +48,9 @@ def lenet_output_shape(ctx):
 @units.unit("models.lenet.untrained_output_matches_tutorial")
 def lenet_golden_output(ctx):
     """With the tutorial's RNG stream replayed, the untrained LeNet prints the tutorial's raw output."""
-    replay = tutorial.replay()
+    replay = golden.replay()
     cpu_out = replay.lenet(replay.lenet_input)
-    ctx.assert_golden(cpu_out, tutorial.LENET_OUTPUT, what="untrained LeNet output (CPU)")
+    ctx.assert_golden(cpu_out, golden.LENET_OUTPUT, what="untrained LeNet output (CPU)")
     # Other devices receive the CPU-initialised network: their generators differ.
     net = replay.lenet.to(ctx.torch_device)
     out = net(replay.lenet_input.to(ctx.torch_device))
@@ -207,8 +208,6 @@ def pool_first(ctx):
     """Pooling before ReLU gives the tutorial path's outputs and gradients exactly; in channels_last within tolerance."""
     from hypothesis import assume
 
-    from ..hotpath import decision_margin, stage_fn
-
     net = _seeded(Net).to(ctx.torch_device)
 
     def run(pool_first, memory_format, x):
@@ -244,75 +243,3 @@ def pool_first(ctx):
         prop()
     finally:
         net.to(memory_format=torch.contiguous_format)
-
-
-def _fused_equals_tutorial(ctx, fused_stage_fn):
-    """Outputs and gradients (weights, biases, the second block's input) of a fused conv-block
-    implementation against the tutorial's path, on inputs away from any near-tie."""
-    from hypothesis import assume
-
-    from ..hotpath import decision_margin, stage_fn
-
-    nets = {"fused": _seeded(Net).to(ctx.torch_device), "tutorial": _seeded(Net).to(ctx.torch_device)}
-
-    def run(path, stage, x):
-        net = nets[path]
-        net.zero_grad()
-        x = x.clone().requires_grad_(stage == "conv2")
-        out = (fused_stage_fn(net, stage) if path == "fused" else stage_fn(net, stage))(x)
-        out.sum().backward()
-        grads = {n: p.grad for n, p in net.named_parameters() if p.grad is not None}
-        if x.grad is not None:
-            grads["input"] = x.grad
-        return out.detach(), grads
-
-    @ctx.given(seed=st.integers(0, 2**16), batch=st.integers(1, 3), max_examples=5)
-    def prop(seed, batch):
-        gen = torch.Generator().manual_seed(seed)
-        for stage, shape in (("net", (batch, 3, 32, 32)), ("conv2", (batch, 6, 14, 14))):
-            x = torch.randn(shape, generator=gen)
-            # a near-tie lets float32 rounding pick another, equally valid maximum (see decision_margin)
-            assume(decision_margin(nets["tutorial"], stage, x) > 1e-5)
-            x = x.to(ctx.torch_device)
-            got, got_grads = run("fused", stage, x)
-            want, want_grads = run("tutorial", stage, x)
-            ctx.assert_close(got, want, what=f"fused {stage} output", rtol=1e-4, atol=1e-5)
-            assert got_grads.keys() == want_grads.keys(), f"gradients of {sorted(got_grads)} vs {sorted(want_grads)}"
-            for name in want_grads:
-                ctx.assert_close(got_grads[name], want_grads[name], what=f"fused {stage} gradient of {name}",
-                                 rtol=1e-3, atol=1e-4)
-
-    prop()
-
-
-def _triton_kernels_unavailable(device) -> str | None:
-    from .. import fused_triton  # imports triton: only when a run asks for this unit
-
-    return fused_triton.unavailable(device.type.name)
-
-
-@units.unit("models.hotpath.fused_triton_equals_tutorial_path",
-            requires=Requires(packages=("triton",), device_check=_triton_kernels_unavailable))
-def fused_triton_path(ctx):
-    """refsuite's fused Triton conv→pool→ReLU kernels give the tutorial path's outputs and gradients
-    (weights, biases, and the second block's input) to float32 tolerance."""
-    from .. import fused_triton
-
-    _fused_equals_tutorial(ctx, fused_triton.stage_fn)
-
-
-def _c_kernels_unavailable(device) -> str | None:
-    if device.type.name != "cpu":
-        return f"refsuite's C kernels run on the CPU, not on {device.type.name}"
-    from .. import fused_cpu
-
-    return fused_cpu.unavailable()
-
-
-@units.unit("models.hotpath.fused_cpu_equals_tutorial_path", requires=Requires(device_check=_c_kernels_unavailable))
-def fused_cpu_path(ctx):
-    """refsuite's fused C conv→pool→ReLU kernels (CPU) give the tutorial path's outputs and gradients
-    (weights, biases, and the second block's input) to float32 tolerance."""
-    from .. import fused_cpu
-
-    _fused_equals_tutorial(ctx, fused_cpu.stage_fn)

@@ -6,9 +6,9 @@ import torch
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .. import strategies as rst
-from .. import tutorial
-from .._registry import FLOAT64, SHAPES_ONLY, UnitGroup
+from ..core import strategies as rst
+from ..core.registry import FLOAT64, SHAPES_ONLY, UnitGroup
+from ..tutorial import golden
 
 units = UnitGroup()
 
@@ -27,7 +27,7 @@ def zeros_default_float32(ctx):
     assert z.dtype == torch.float32, f"default dtype is {z.dtype}, the tutorial says torch.float32"
     assert z.shape == (5, 3)
     ctx.assert_close(z, torch.zeros(5, 3), what="zeros(5, 3)")
-    assert repr(z.cpu()) == tutorial.ZEROS_REPR, f"repr differs from the tutorial:\n{z.cpu()!r}"
+    assert repr(z.cpu()) == golden.ZEROS_REPR, f"repr differs from the tutorial:\n{z.cpu()!r}"
 
 
 @units.unit("tensors.creation.ones_keeps_dtype")
@@ -36,7 +36,7 @@ def ones_keeps_dtype(ctx):
     i = torch.ones((5, 3), dtype=torch.int16, device=ctx.torch_device)
     assert i.dtype == torch.int16, f"asked for int16, got {i.dtype}"
     assert bool((i == 1).all()), "ones() holds values other than 1"
-    assert repr(i.cpu()) == tutorial.ONES_INT16_REPR, f"repr differs from the tutorial:\n{i.cpu()!r}"
+    assert repr(i.cpu()) == golden.ONES_INT16_REPR, f"repr differs from the tutorial:\n{i.cpu()!r}"
 
 
 @units.unit("tensors.creation.factories_any_shape_dtype")
@@ -65,11 +65,11 @@ def factories_any_shape_dtype(ctx):
 def seed_golden(ctx):
     """manual_seed(1729) then rand(2, 2) gives the tutorial's printed values, and the next call its second."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(tutorial.SEED)
+        torch.manual_seed(golden.SEED)
         first = torch.rand(2, 2)
         second = torch.rand(2, 2)
-    ctx.assert_golden(first, tutorial.RAND_AFTER_SEED, what="rand(2, 2) after manual_seed(1729)")
-    ctx.assert_golden(second, tutorial.RAND_NEXT, what="the second rand(2, 2)")
+    ctx.assert_golden(first, golden.RAND_AFTER_SEED, what="rand(2, 2) after manual_seed(1729)")
+    ctx.assert_golden(second, golden.RAND_NEXT, what="the second rand(2, 2)")
     # Devices reproduce CPU numbers by receiving them, not by having the same generator.
     ctx.assert_close(first.to(ctx.torch_device), first, what="seeded CPU values moved to the device")
 
@@ -152,25 +152,25 @@ def broadcast_matches_numpy(ctx):
 @units.unit("tensors.math.golden")
 def math_golden(ctx):
     """The tutorial's r gives its printed abs, asin, det, svd (U, S, V up to each pair's sign), std_mean and max."""
-    r_cpu = tutorial.replay().r
-    ctx.assert_golden(r_cpu, tutorial.R, what="r = (rand(2, 2) - 0.5) * 2")
+    r_cpu = golden.replay().r
+    ctx.assert_golden(r_cpu, golden.R, what="r = (rand(2, 2) - 0.5) * 2")
     r = r_cpu.to(ctx.torch_device)
     u, s, v = torch.svd(r)
     # A singular pair (uᵢ, vᵢ) is unique only up to a shared sign, and backends choose differently
     # (cuSOLVER negates the tutorial's first pair): flip both vectors of a pair to the printed choice.
-    flip = torch.sign((u.cpu() * torch.tensor(tutorial.SVD_U)).sum(0)).to(u.device)
+    flip = torch.sign((u.cpu() * torch.tensor(golden.SVD_U)).sum(0)).to(u.device)
     u, v = u * flip, v * flip
     std, mean = torch.std_mean(r)
     results = {
-        "abs(r)": (torch.abs(r), tutorial.ABS_R),
-        "asin(r)": (torch.asin(r), tutorial.ASIN_R),
-        "det(r)": (torch.det(r), tutorial.DET_R),
-        "svd(r).U": (u, tutorial.SVD_U),
-        "svd(r).S": (s, tutorial.SVD_S),
-        "svd(r).V": (v, tutorial.SVD_V),
-        "std_mean(r)[0]": (std, tutorial.STD_MEAN_R[0]),
-        "std_mean(r)[1]": (mean, tutorial.STD_MEAN_R[1]),
-        "max(r)": (torch.max(r), tutorial.MAX_R),
+        "abs(r)": (torch.abs(r), golden.ABS_R),
+        "asin(r)": (torch.asin(r), golden.ASIN_R),
+        "det(r)": (torch.det(r), golden.DET_R),
+        "svd(r).U": (u, golden.SVD_U),
+        "svd(r).S": (s, golden.SVD_S),
+        "svd(r).V": (v, golden.SVD_V),
+        "std_mean(r)[0]": (std, golden.STD_MEAN_R[0]),
+        "std_mean(r)[1]": (mean, golden.STD_MEAN_R[1]),
+        "max(r)": (torch.max(r), golden.MAX_R),
     }
     for what, (got, printed) in results.items():
         ctx.assert_golden(got.cpu(), printed, what=what)

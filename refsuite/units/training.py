@@ -6,10 +6,12 @@ import torch
 import torch.nn as nn
 from hypothesis import strategies as st
 
-from .. import strategies as rst
-from .. import training
-from .._registry import FLOAT64, Requires, UnitGroup
-from ..nets import Net
+from ..core import strategies as rst
+from ..core.registry import FLOAT64, Requires, UnitGroup
+from ..tutorial import data as tdata
+from ..tutorial import training
+from ..tutorial.evaluation import evaluate
+from ..tutorial.nets import Net
 
 units = UnitGroup()
 
@@ -93,10 +95,11 @@ def backward_fills(ctx):
         assert bool(torch.isfinite(p.grad).all()) and bool(p.grad.ne(0).any()), f"{name}: gradient is zero or not finite"
 
 
-def _tutorial_run(ctx, images, labels, recipe) -> list:
+def _tutorial_run(ctx, images, labels, recipe, fast_kernels: bool = False) -> list:
     net = training.new_net(recipe.seed, channels=images.shape[1])
-    batches = training.TensorBatches(images, labels, recipe.batch_size, shuffle=True, seed=recipe.seed)
-    return [w["loss"] for w in training.train_loop(net, batches, recipe, ctx.torch_device).windows]
+    batches = tdata.TensorBatches(images, labels, recipe.batch_size, shuffle=True, seed=recipe.seed)
+    history = training.train_loop(net, batches, recipe, ctx.torch_device, fast_kernels=fast_kernels)
+    return [w["loss"] for w in history.windows]
 
 
 @units.unit("training.loop.running_loss_falls_and_repeats", requires=Requires(dataset=True, packages=("torchvision",)))
@@ -105,7 +108,7 @@ def loop_loss_falls(ctx):
 
     Colour datasets train the tutorial's Net, greyscale ones its LeNet.
     """
-    images, labels = training.to_tensors(ctx.dataset.train)
+    images, labels = tdata.to_tensors(ctx.dataset.train)
     images, labels = images[:2400].to(ctx.torch_device), labels[:2400].to(ctx.torch_device)
     # At least 600 steps of batch 4 (small datasets take more than one epoch) in windows of 150.
     recipe = training.Recipe(epochs=-(-2400 // len(labels)), window=150)
@@ -116,17 +119,31 @@ def loop_loss_falls(ctx):
         assert again == losses, f"two seeded CPU runs differ: {losses} vs {again}"
 
 
+@units.unit("training.loop.fast_kernels_follow_the_tutorial_loop", requires=Requires(dataset=True, packages=("torchvision",)))
+def fast_kernels_follow(ctx):
+    """train_loop's fast kernels (fused SGD, native CPU convolutions) give the tutorial loop's running losses.
+
+    ``refsuite train`` runs the tutorial's recipe this way; only the kernels differ, so the losses
+    agree to float32 rounding accumulated over the steps.
+    """
+    images, labels = tdata.to_tensors(ctx.dataset.train)
+    images, labels = images[:400].to(ctx.torch_device), labels[:400].to(ctx.torch_device)
+    recipe = training.Recipe(epochs=1, window=25)
+    want = _tutorial_run(ctx, images, labels, recipe)
+    got = _tutorial_run(ctx, images, labels, recipe, fast_kernels=True)
+    ctx.assert_close(torch.tensor(got), torch.tensor(want), what="running losses, fast kernels vs the tutorial's loop",
+                     rtol=1e-3, atol=1e-4)
+
+
 @units.unit(
     "training.tutorial.two_epochs_reach_half_accuracy_on_cifar10",
     requires=Requires(dataset="cifar10", packages=("torchvision",), slow=True),
 )
 def two_epochs_fifty_percent(ctx):
     """Two epochs of exactly the tutorial's recipe on the real CIFAR-10 reach at least 50 % test accuracy."""
-    from ..evaluation import evaluate
-
     ds = ctx.dataset
     net = training.new_net(0)
-    loader = training.tutorial_loader(ds.train, train=True)
-    training.train_loop(net, loader, training.Recipe(), ctx.torch_device, fast_kernels=False)
-    result = evaluate(net, training.tutorial_loader(ds.test, train=False), ctx.torch_device)
+    loader = tdata.tutorial_loader(ds.train, train=True)
+    training.train_loop(net, loader, training.Recipe(), ctx.torch_device)
+    result = evaluate(net, tdata.tutorial_loader(ds.test, train=False), ctx.torch_device)
     assert result["accuracy"] >= 0.5, f"test accuracy {result['accuracy']:.1%} < 50 % after the tutorial's two epochs"

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from refsuite import Requires, UnitGroup
-from refsuite.evaluation import evaluate
-from refsuite.training import TensorBatches, new_net, to_tensors, train_fast
+from refsuite.tutorial.evaluation import evaluate
+from refsuite.tutorial.data import TensorBatches, to_tensors
+from refsuite.tutorial.training import new_net, train_fast
 
 units = UnitGroup()
 

@@ -1,12 +1,10 @@
 import pytest
 
 
-@pytest.fixture
-def unit_on_digits(unit, plugins):
-    """refsuite's unit runner, with the digits dataset selected."""
-    from refsuite.datasets.base import DatasetSelection
+pytest_plugins = ["refsuite.testing"]
 
-    unit.selection = DatasetSelection.from_options(plugins.datasets, "digits", None, False)
-    unit.ctx.dataset_name = "digits"
-    unit.ctx.dataset_loader = unit.selection.load
-    return unit
+
+@pytest.fixture
+def unit_on_digits(unit):
+    """refsuite's unit runner, with the digits dataset selected."""
+    return unit.select_dataset("digits")

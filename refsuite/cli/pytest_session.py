@@ -1,0 +1,28 @@
+"""Running pytest from a directory of its own, for the commands that drive it (run, bench)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def run_isolated(argv: list[str], target: str | None = None) -> int:
+    """Run pytest from an empty directory of its own, so only ``target`` (or the units) is collected.
+
+    Paths in ``argv`` must be absolute: the run changes directory.
+    """
+    import pytest
+
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="refsuite-run-") as tmp:
+        ini = Path(tmp, "pytest.ini")
+        ini.write_text("[pytest]\n")
+        # refsuite is already imported (we are running), so pytest cannot rewrite its asserts;
+        # the units' assertions carry their own messages, so that warning says nothing useful.
+        base = [target or tmp, "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider",
+                "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+        os.chdir(tmp)  # progress lines then show unit ids, not a temporary path
+        try:
+            return int(pytest.main(base + argv))
+        finally:
+            os.chdir(cwd)

@@ -1,0 +1,35 @@
+"""``refsuite run``: every registered unit on the chosen devices, through pytest."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import options
+from ..core.profiles import PROFILES
+from .pytest_session import run_isolated
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    options.add_to_argparse(p, options.RUN)
+    p.add_argument("-k", dest="keyword", default=None, help="pytest -k expression over unit ids")
+    p.add_argument("--profile", default=None, choices=PROFILES, help="hypothesis profile (default: ci)")
+    p.add_argument("--junitxml", default=None, metavar="PATH", help="write a JUnit XML report")
+    p.add_argument("--json", dest="record", default=None, metavar="PATH", help=argparse.SUPPRESS)  # old spelling of --record
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.add_argument("-x", "--exitfirst", action="store_true")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest unchanged")
+
+
+def main(args: argparse.Namespace) -> int:
+    argv = ["--units", *options.to_pytest_args(args)]
+    if args.keyword:
+        argv += ["-k", args.keyword]
+    if args.profile:
+        argv += ["--hypothesis-profile", args.profile]
+    if args.junitxml:
+        argv += ["--junitxml", str(Path(args.junitxml).expanduser().absolute())]
+    if args.exitfirst:
+        argv.append("-x")
+    argv += ["-v"] * args.verbose
+    argv += [a for a in args.pytest_args if a != "--"]
+    return run_isolated(argv)

@@ -1,0 +1,143 @@
+"""``refsuite train``: the tutorial's training as a job, with progress, metrics.json and a loss curve."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from .. import options
+from ..core.errors import UsageError
+from ..core.records import environment, write_json
+from ..tutorial import golden
+from ..tutorial.data import TensorBatches, to_tensors
+from ..tutorial.evaluation import evaluate
+from ..tutorial.training import History, Recipe, new_net, train_fast, train_loop
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    options.add_to_argparse(p, [options.DEVICE, *options.DATA])
+    p.add_argument("--epochs", type=int, default=2, help="passes over the training set (default: 2)")
+    p.add_argument("--batch-size", type=int, default=None, help="default 4 (the tutorial), 32 with --fast")
+    p.add_argument("--lr", type=float, default=0.001, help="SGD learning rate (default: 0.001, the tutorial's)")
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9, the tutorial's)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the network's initialisation and the shuffle (default: 0)")
+    p.add_argument("--window", type=int, default=0, help="mini-batches per running-loss line (default: ~6 per epoch)")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads on CPU (default: chosen, see README)")
+    p.add_argument("--fast", action="store_true", help="same model and data: large batch, one-cycle schedule")
+    p.add_argument("--out", default="refsuite-train", help="directory for metrics.json and loss.png")
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..core.devices import resolve_devices
+    from ..core.discovery import discover
+    from .show_batch import load_dataset
+
+    out = Path(args.out)
+    check_writable(out)
+    (device,) = resolve_devices(args.device[:1] or ["cpu"], discover().devices)
+    batch = args.batch_size or (32 if args.fast else 4)
+    recipe = Recipe(epochs=args.epochs, batch_size=batch, lr=args.lr, momentum=args.momentum, seed=args.seed,
+                    window=args.window)
+    return run(device.torch, load_dataset(args), recipe, out, fast=args.fast, threads=args.threads)
+
+
+def check_writable(out: Path) -> None:
+    """Fail before training, not after, when results could not be saved."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out {out} is not writable: {exc.strerror or exc}") from None
+
+
+def default_window(batches_per_epoch: int) -> int:
+    # The tutorial prints every 2000 of its 12,500 mini-batches; keep about six windows per epoch.
+    return max(1, min(2000, batches_per_epoch // 6))
+
+
+def plot_losses(windows: list, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(range(1, len(windows) + 1), [w["loss"] for w in windows], marker="o")
+    ax.set_xticks(range(1, len(windows) + 1), [f"{w['epoch']},{w['batch']}" for w in windows], rotation=45, fontsize=7)
+    ax.set_xlabel("[epoch, batch]")
+    ax.set_ylabel("running loss")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int | None) -> int:
+    from tqdm.auto import tqdm
+
+    check_writable(out)
+    if device.type == "cpu":
+        # Batch-4 steps are too small for intra-op threads to pay off (and extra threads fight
+        # DataLoader workers for the cores); large batches use every core.
+        torch.set_num_threads(threads or (1 if recipe.batch_size <= 16 and not fast else os.cpu_count() or 1))
+    images, labels = to_tensors(dataset.train)
+    test_images, test_labels = to_tensors(dataset.test)
+    batches = TensorBatches(images.to(device), labels.to(device), recipe.batch_size, shuffle=True, seed=recipe.seed)
+    if recipe.window <= 0:
+        recipe = dataclasses.replace(recipe, window=default_window(len(batches)))
+    net = new_net(recipe.seed, channels=dataset.channels)
+    history = History()
+
+    def report(row):
+        tqdm.write("[%d, %5d] loss: %.3f" % (row["epoch"], row["batch"], row["loss"]))
+
+    started = time.perf_counter()
+    if fast:
+        print(f"--fast: batch {recipe.batch_size}, one-cycle SGD, {recipe.epochs} epochs on {device}")
+        train_fast(net, images, labels, recipe.epochs, device, batch_size=recipe.batch_size, seed=recipe.seed,
+                   on_window=report, history=history)
+    else:
+        with tqdm(total=recipe.epochs * len(batches), unit="batch", desc=f"training on {device}", mininterval=0.5) as bar:
+            def step(loss):
+                bar.update()
+                if bar.n % 200 == 0:
+                    bar.set_postfix(loss=f"{loss:.3f}")
+
+            train_loop(net, batches, recipe, device, on_window=report, on_step=step, history=history,
+                       fast_kernels=True)
+    metrics = {
+        "recipe": "fast" if fast else "tutorial",
+        "config": dataclasses.asdict(recipe),
+        "dataset": dataset.name,
+        "windows": history.windows,
+        "images": history.images,
+        "train_seconds": round(history.seconds, 3),
+        "images_per_second": round(history.images_per_second, 1),
+        "interrupted": history.interrupted,
+        "environment": environment([str(device)], dataset.name),
+        "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads(), "loader_workers": 0},
+    }
+    if history.interrupted:
+        print("\ninterrupted: keeping the metrics so far", file=sys.stderr)
+    else:
+        print("Finished Training")
+        result = evaluate(net, TensorBatches(test_images, test_labels, 1000, shuffle=False), device)
+        metrics.update(accuracy=result["accuracy"], confusion=result["confusion"])
+        names = [golden.ABBREVIATIONS.get(c, c) for c in dataset.classes]
+        metrics["per_class_accuracy"] = dict(zip(names, result["per_class_accuracy"]))
+        print("Accuracy of the network on the %d test images: %d %%" % (result["total"], 100 * result["accuracy"]))
+        for name, acc in metrics["per_class_accuracy"].items():
+            print(f"Accuracy for class: {name:5s} is {100 * acc:.1f} %" if acc is not None else f"class {name}: no test images")
+    metrics["wall_seconds"] = round(time.perf_counter() - started, 3)
+    write_json(out / "metrics.json", metrics)
+    if history.windows:
+        plot_losses(history.windows, out / "loss.png", f"{metrics['recipe']} recipe on {dataset.name} ({device})")
+    print(f"wrote {out / 'metrics.json'}" + (f" and {out / 'loss.png'}" if history.windows else ""))
+    return 130 if history.interrupted else 0

@@ -1,0 +1,73 @@
+"""``refsuite compare A.json B.json``: what differs between two recorded runs (two torch releases, two devices)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Mapping
+
+#: errors below this are float noise, not drift
+_NOISE = 1e-12
+
+
+def load_record(path: str | Path) -> dict:
+    data = json.loads(Path(path).read_text())
+    if "results" not in data or "environment" not in data:
+        raise ValueError(f"{path} is not a refsuite record (made by `refsuite run --record PATH`)")
+    return data
+
+
+def _max_err(row: dict, key: str) -> float:
+    return max((c[key] for c in row.get("comparisons", [])), default=0.0)
+
+
+def compare_records(a: dict, b: dict, *, factor: float = 10.0, time_factor: float = 2.0,
+                    aliases: Mapping[str, str] | None = None) -> tuple[str, bool]:
+    """The report, and whether B regressed (a unit that passed in A fails in B).
+
+    ``aliases`` maps old unit ids to current ones, so a unit renamed between the two runs pairs up.
+    """
+    aliases = aliases or {}
+    ra = {(aliases.get(r["unit"], r["unit"]), r["device"]): r for r in a["results"]}
+    rb = {(aliases.get(r["unit"], r["unit"]), r["device"]): r for r in b["results"]}
+    renamed = sorted({r["unit"] for r in a["results"] + b["results"] if r["unit"] in aliases})
+    ea, eb = a["environment"], b["environment"]
+    lines = [
+        f"A: torch {ea['torch']}, torchvision {ea['torchvision']}, python {ea['python']}, devices {','.join(ea['devices'])}",
+        f"B: torch {eb['torch']}, torchvision {eb['torchvision']}, python {eb['python']}, devices {','.join(eb['devices'])}",
+    ]
+    regressed = False
+    changes, errors, times = [], [], []
+    for key in sorted(ra.keys() & rb.keys()):
+        x, y = ra[key], rb[key]
+        name = f"{key[0]}[{key[1]}]"
+        if x["outcome"] != y["outcome"]:
+            bad = x["outcome"] == "passed" and y["outcome"] == "failed"
+            regressed |= bad
+            why = f" ({y['reason']})" if y.get("reason") else ""
+            changes.append(f"  {'REGRESSION ' if bad else ''}{name}: {x['outcome']} -> {y['outcome']}{why}")
+        for metric in ("max_abs_err", "max_rel_err"):
+            ex, ey = _max_err(x, metric), _max_err(y, metric)
+            if max(ex, ey) <= _NOISE:
+                continue
+            ratio = (ey + _NOISE) / (ex + _NOISE)
+            if ratio > factor or ratio < 1 / factor:
+                errors.append(f"  {name}: {metric} {ex:.3g} -> {ey:.3g} (×{ratio:.3g})")
+        if x["duration_s"] > 0.05 or y["duration_s"] > 0.05:
+            ratio = y["duration_s"] / max(x["duration_s"], 1e-9)
+            if ratio > time_factor or ratio < 1 / time_factor:
+                times.append(f"  {name}: {x['duration_s']:.3f}s -> {y['duration_s']:.3f}s (×{ratio:.2f})")
+    lines.append(f"\noutcome changes ({len(changes)}):")
+    lines += changes or ["  none"]
+    lines.append(f"\nerrors against references that moved by more than ×{factor:g} ({len(errors)}):")
+    lines += errors or ["  none"]
+    only_a = sorted(ra.keys() - rb.keys())
+    only_b = sorted(rb.keys() - ra.keys())
+    lines.append(f"\nunits in one run only: {len(only_a)} only in A, {len(only_b)} only in B")
+    lines += [f"  only A: {u}[{d}]" for u, d in only_a] + [f"  only B: {u}[{d}]" for u, d in only_b]
+    lines += [f"  paired under its new id: {old} -> {aliases[old]}" for old in renamed]
+    total_a = sum(r["duration_s"] for r in ra.values())
+    total_b = sum(r["duration_s"] for r in rb.values())
+    lines.append(f"\ntimes: total {total_a:.2f}s -> {total_b:.2f}s (×{total_b / max(total_a, 1e-9):.2f}); units beyond ×{time_factor:g}: {len(times)}")
+    lines += times
+    lines.append("\nverdict: " + ("REGRESSION (a unit that passed in A fails in B)" if regressed else "no outcome regression"))
+    return "\n".join(lines), regressed

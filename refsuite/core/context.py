@@ -1,0 +1,77 @@
+"""What a unit's check receives: the device, tolerances, seeding, a scratch directory, hypothesis settings."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from hypothesis import given, settings
+
+from .devices import Device
+from .tolerance import TolerancePolicy
+
+
+@dataclasses.dataclass
+class Context:
+    device: Device
+    tmp_path: Path
+    hypothesis: settings
+    tolerance: TolerancePolicy
+    dataset_name: str | None = None
+    #: returns the selected dataset (loaded once per session); None when no dataset is configured
+    dataset_loader: Callable[[], Any] | None = None
+    #: comparisons made so far: {"what", "max_abs_err", "max_rel_err"}, for drift reports
+    comparisons: list = dataclasses.field(default_factory=list)
+    #: figures a unit measured (an accuracy, a loss), kept in `refsuite run --record` files
+    metrics: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def torch_device(self) -> torch.device:
+        return self.device.torch
+
+    @property
+    def dataset(self):
+        if self.dataset_loader is None:
+            raise RuntimeError("this unit needs a dataset; declare Requires(dataset=True)")
+        return self.dataset_loader()
+
+    def given(self, *args, max_examples: int | None = None, **kwargs) -> Callable:
+        """hypothesis.given under this run's profile: ``@ctx.given(x=st.integers())``.
+
+        ``max_examples`` caps the profile's count for properties whose examples are costly.
+        """
+        chosen = self.hypothesis
+        if max_examples is not None and max_examples < chosen.max_examples:
+            chosen = settings(chosen, max_examples=max_examples)
+
+        def wrap(func: Callable) -> Callable:
+            return chosen(given(*args, **kwargs)(func))
+
+        return wrap
+
+    def cpu_generator(self, seed: int) -> torch.Generator:
+        """A seeded CPU generator: CPU and accelerator streams differ, so seed here and move."""
+        return torch.Generator().manual_seed(seed)
+
+    def record_metric(self, name: str, value: float) -> None:
+        self.metrics[name] = value
+
+    def synchronize(self) -> None:
+        self.device.synchronize()
+
+    def assert_close(self, actual: Any, expected: Any, *, what: str = "", **tolerances) -> None:
+        """Result on the device vs a reference (usually CPU float64), under the device's tolerances."""
+        msg = None
+        if what:
+            msg = lambda default: f"{what} on {self.device.label}:\n{default}"  # noqa: E731
+        stats = self.tolerance.assert_close(actual, expected, msg=msg, **tolerances)
+        self.comparisons.append({"what": what, **stats})
+
+    def assert_golden(self, actual: Any, printed: Any, *, what: str = "") -> None:
+        """Value vs the number the tutorial printed (4 decimals)."""
+        try:
+            stats = self.tolerance.assert_golden(actual, printed)
+        except AssertionError as exc:
+            raise AssertionError(f"{what or 'value'} differs from the tutorial's printed output:\n{exc}") from None
+        self.comparisons.append({"what": what, **stats})

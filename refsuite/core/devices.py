@@ -1,0 +1,265 @@
+"""Device types refsuite can run units on, and how `--device` strings resolve to them.
+
+A device type says whether it is available, how many devices it has, how to wait for
+queued work, which dtypes it supports and how loose comparisons on it may be. The
+built-ins below are registered through the ``refsuite.devices`` entry-point group like
+any third-party device; any other device type torch knows (an out-of-tree backend that
+torch autoloads) gets :class:`GenericDeviceType`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable, Mapping, Sequence
+
+import torch
+
+from .errors import UsageError
+from .torch_version import torch_at_least
+
+#: The dtypes the tutorial's sections exercise.
+ALL_DTYPES: frozenset = frozenset(
+    {
+        torch.bool,
+        torch.uint8,
+        torch.int8,
+        torch.int16,
+        torch.int32,
+        torch.int64,
+        torch.float16,
+        torch.bfloat16,
+        torch.float32,
+        torch.float64,
+    }
+)
+
+#: Capabilities a unit may require.
+#: ``values``: tensors hold real data (the meta device only tracks shapes).
+#: ``float64``: double precision is supported.
+KNOWN_CAPABILITIES = frozenset({"values", "float64"})
+
+Tolerances = Mapping[torch.dtype, "tuple[float, float]"]
+
+
+class DeviceType:
+    """A kind of device (``cpu``, ``cuda``...): availability, dtypes, tolerances.
+
+    Subclass and override :meth:`device_count` / :meth:`synchronize` for a backend
+    whose ``torch.<name>`` module does not follow the usual layout.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        dtypes: Iterable[torch.dtype] = ALL_DTYPES,
+        capabilities: Iterable[str] | None = None,
+        tolerances: Tolerances | None = None,
+        description: str = "",
+    ) -> None:
+        self.name = name
+        self.dtypes = frozenset(dtypes)
+        if capabilities is None:
+            capabilities = {"values"} | ({"float64"} if torch.float64 in self.dtypes else set())
+        self.capabilities = frozenset(capabilities)
+        unknown = self.capabilities - KNOWN_CAPABILITIES
+        if unknown:
+            raise ValueError(f"unknown capabilities {sorted(unknown)} for device type {name!r}; known: {sorted(KNOWN_CAPABILITIES)}")
+        #: dtype -> (rtol, atol), overriding torch.testing.assert_close's defaults on this device.
+        self.tolerances = dict(tolerances or {})
+        self.description = description
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    @property
+    def module(self):
+        """``torch.<name>`` (torch.cuda, torch.mps...), or None."""
+        return getattr(torch, self.name, None)
+
+    def device_count(self) -> int:
+        count = getattr(self.module, "device_count", None)
+        try:
+            return int(count()) if count is not None else 0
+        except Exception:  # a backend that raises when no driver is present has no devices
+            return 0
+
+    def is_available(self) -> bool:
+        # device_count, not is_available(): CUDA can report available with zero usable devices.
+        return self.device_count() > 0
+
+    def synchronize(self, device: torch.device) -> None:
+        sync = getattr(self.module, "synchronize", None)
+        if sync is not None:
+            sync(device)
+
+    def devices(self) -> list["Device"]:
+        """Every device of this type, one per index."""
+        return [Device(self, index) for index in range(self.device_count())]
+
+    def facts(self) -> dict:
+        """What `refsuite doctor` and the pytest header print."""
+        facts = {
+            "available": self.is_available(),
+            "count": self.device_count(),
+            "capabilities": sorted(self.capabilities),
+            "dtypes": sorted(str(d).replace("torch.", "") for d in self.dtypes),
+        }
+        if self.is_available():
+            names = []
+            for dev in self.devices():
+                get_name = getattr(self.module, "get_device_name", None)
+                names.append(get_name(dev.index) if get_name else dev.label)
+            facts["names"] = names
+        return facts
+
+
+class CPUDeviceType(DeviceType):
+    def device_count(self) -> int:
+        return 1
+
+    def synchronize(self, device: torch.device) -> None:
+        pass  # CPU kernels run synchronously
+
+    def devices(self) -> list["Device"]:
+        return [Device(self, None)]
+
+    def facts(self) -> dict:
+        facts = super().facts()
+        facts["names"] = [f"cpu ({torch.get_num_threads()} intra-op threads)"]
+        return facts
+
+
+class MPSDeviceType(DeviceType):
+    def device_count(self) -> int:
+        return 1 if torch.backends.mps.is_available() else 0
+
+
+class GenericDeviceType(DeviceType):
+    """Any other device type torch knows, such as an autoloaded out-of-tree backend.
+
+    Availability comes from ``torch.<name>.device_count()`` when the backend registered
+    a module, else from allocating a one-element tensor there.
+    """
+
+    def device_count(self) -> int:
+        if self.module is not None and hasattr(self.module, "device_count"):
+            return super().device_count()
+        try:
+            torch.empty(1, device=self.name)
+        except Exception:
+            return 0
+        return 1
+
+    def synchronize(self, device: torch.device) -> None:
+        # torch.accelerator (2.6+) knows how to wait on whatever the current accelerator is.
+        if torch_at_least("2.6") and _current_accelerator_type() == self.name:
+            torch.accelerator.synchronize(device)
+        else:
+            super().synchronize(device)
+
+
+def _current_accelerator_type() -> str | None:
+    if not torch_at_least("2.6"):
+        return None
+    try:
+        acc = torch.accelerator.current_accelerator()
+    except RuntimeError:  # 2.6 raises when there is none; 2.7+ returns None
+        return None
+    return acc.type if acc is not None else None
+
+
+_NO_FLOAT64 = ALL_DTYPES - {torch.float64}
+
+CPU = CPUDeviceType("cpu", description="host CPU")
+# cuDNN convolutions may use TF32 by default on Ampere and newer, so float32 is looser there.
+CUDA = DeviceType("cuda", tolerances={torch.float32: (2e-3, 2e-3)}, description="NVIDIA CUDA or AMD ROCm")
+MPS = MPSDeviceType("mps", dtypes=_NO_FLOAT64, tolerances={torch.float32: (1e-4, 1e-4)}, description="Apple Metal")
+XPU = DeviceType("xpu", description="Intel GPU")
+
+
+@dataclasses.dataclass(frozen=True)
+class Device:
+    """One concrete device units run on: a type and, for accelerators, an index."""
+
+    type: DeviceType
+    index: int | None = None
+
+    @property
+    def label(self) -> str:
+        """How the user writes it and how test ids show it: ``cpu``, ``cuda``, ``cuda:1``."""
+        return self.type.name if self.index is None else f"{self.type.name}:{self.index}"
+
+    @property
+    def torch(self) -> torch.device:
+        return torch.device(self.type.name if self.index is None else f"{self.type.name}:{self.index}")
+
+    @property
+    def dtypes(self) -> frozenset:
+        return self.type.dtypes
+
+    @property
+    def capabilities(self) -> frozenset:
+        return self.type.capabilities
+
+    def supports(self, dtype: torch.dtype) -> bool:
+        return dtype in self.type.dtypes
+
+    def synchronize(self) -> None:
+        self.type.synchronize(self.torch)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def available_devices(types: Mapping[str, DeviceType]) -> list[Device]:
+    """Every available device of the known types, cpu first."""
+    found: list[Device] = []
+    for dtype in types.values():
+        if dtype.is_available():
+            found.extend(dtype.devices())
+    return found
+
+
+def _available_text(types: Mapping[str, DeviceType]) -> str:
+    return ", ".join(d.label for d in available_devices(types)) or "none"
+
+
+def resolve_devices(specs: Sequence[str], types: Mapping[str, DeviceType]) -> list[Device]:
+    """Turn ``--device`` values (repeated or comma-separated, ``all``) into devices.
+
+    Raises UsageError, naming the available devices, for anything unknown or absent.
+    """
+    wanted = [part.strip() for spec in specs for part in spec.split(",") if part.strip()]
+    if not wanted:
+        wanted = ["cpu"]
+    resolved: list[Device] = []
+    for spec in wanted:
+        for device in _resolve_one(spec, types):
+            if device not in resolved:
+                resolved.append(device)
+    return resolved
+
+
+def _resolve_one(spec: str, types: Mapping[str, DeviceType]) -> list[Device]:
+    if spec == "all":
+        return available_devices(types)
+    try:
+        parsed = torch.device(spec)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"unknown device {spec!r}: available: {_available_text(types)}") from None
+    dtype = types.get(parsed.type) or GenericDeviceType(parsed.type, description="generic fallback")
+    count = dtype.device_count()
+    if count == 0:
+        raise UsageError(
+            f"device {spec!r} is not available on this machine "
+            f"({dtype.name} reports {count} devices); available: {_available_text(types)}"
+        )
+    if parsed.index is not None and parsed.type != "cpu":
+        if parsed.index >= count:
+            raise UsageError(
+                f"device {spec!r} does not exist: {dtype.name} has {count} device(s) "
+                f"(indices 0..{count - 1}); available: {_available_text(types)}"
+            )
+        return [Device(dtype, parsed.index)]
+    # A bare type means its default device, as torch.device('cuda') does.
+    return [Device(dtype, None)]

@@ -1,0 +1,124 @@
+"""Finding units, devices and datasets through entry points of installed distributions.
+
+Three phases, as flake8 does: find the entry points in the installed metadata, load each
+with its failure captured, then classify what loaded into a registry, device types and
+datasets. Built-ins come through the same groups, so a provider that fails to import is
+reported by name with its traceback and the others still load.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import traceback
+from importlib import metadata
+from typing import Any
+
+from .devices import DeviceType
+from .registry import Registry
+
+GROUPS = ("refsuite.units", "refsuite.devices", "refsuite.datasets", "refsuite.bench_variants")
+
+
+@dataclasses.dataclass
+class Provider:
+    """One entry point, and either what it loaded or the error it raised."""
+
+    group: str
+    name: str
+    value: str
+    dist: str
+    loaded: Any = None
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.group}:{self.name} ({self.dist})"
+
+
+@dataclasses.dataclass
+class Plugins:
+    units: Registry
+    devices: dict[str, DeviceType]
+    datasets: dict[str, Any]
+    #: benchmark variants by name (``refsuite bench``); each provider exports an iterable of them
+    variants: dict[str, Any]
+    providers: list[Provider]
+
+    @property
+    def failures(self) -> list[Provider]:
+        return [p for p in self.providers if p.error is not None]
+
+
+def find_providers(groups=GROUPS) -> list[Provider]:
+    """Entry points in the given groups, refsuite's own first, each listed once."""
+    found: dict[tuple, Provider] = {}
+    for group in groups:
+        for ep in metadata.entry_points(group=group):
+            dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else "unknown distribution"
+            # A distribution seen twice on sys.path (e.g. a source tree beside its install) counts once.
+            found.setdefault((group, ep.name, ep.value), Provider(group, ep.name, ep.value, dist))
+    return sorted(found.values(), key=lambda p: (GROUPS.index(p.group), not p.dist.startswith("refsuite "), p.name))
+
+
+def _load(provider: Provider) -> None:
+    try:
+        provider.loaded = metadata.EntryPoint(provider.name, provider.value, provider.group).load()
+    except Exception:
+        provider.error = traceback.format_exc()
+
+
+def classify(providers: list[Provider]) -> Plugins:
+    registry = Registry()
+    devices: dict[str, DeviceType] = {}
+    datasets: dict[str, Any] = {}
+    variants: dict[str, Any] = {}
+    variant_owners: dict[str, str] = {}
+    for provider in providers:
+        if provider.loaded is None and provider.error is None:
+            _load(provider)
+        if provider.error is not None:
+            continue
+        try:
+            if provider.group == "refsuite.units":
+                registry.add(provider.loaded, provider.label)
+            elif provider.group == "refsuite.devices":
+                _add_named(devices, provider, DeviceType)
+            elif provider.group == "refsuite.datasets":
+                _add_named(datasets, provider, None)
+            else:
+                _add_many(variants, variant_owners, provider)
+        except Exception as exc:
+            provider.error = f"{type(exc).__name__}: {exc}"
+    return Plugins(registry, devices, datasets, variants, providers)
+
+
+def _add_named(into: dict, provider: Provider, kind: type | None) -> None:
+    obj = provider.loaded
+    if kind is not None and not isinstance(obj, kind):
+        raise TypeError(f"{provider.value} is {obj!r}, not a refsuite {kind.__name__}")
+    if getattr(obj, "name", provider.name) != provider.name:
+        raise ValueError(f"entry point {provider.name!r} names an object called {obj.name!r}; they must match")
+    if provider.name in into:
+        raise ValueError(f"{provider.name!r} is already provided by another plugin; refusing the second one")
+    into[provider.name] = obj
+
+
+def _add_many(into: dict, owners: dict, provider: Provider) -> None:
+    """Every named object one provider exports, or none of them if a name is taken."""
+    incoming = {}
+    for obj in provider.loaded:
+        name = getattr(obj, "name", None)
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{provider.value} exported {obj!r}, which has no name")
+        if name in into or name in incoming:
+            owner = owners.get(name, provider.label)
+            raise ValueError(f"{name!r} is provided by {owner} and again by {provider.label}; refusing the second one")
+        incoming[name] = obj
+    into.update(incoming)
+    owners.update(dict.fromkeys(incoming, provider.label))
+
+
+@functools.lru_cache(maxsize=None)
+def discover() -> Plugins:
+    """Everything installed, loaded once per process."""
+    return classify(find_providers())

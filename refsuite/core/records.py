@@ -1,0 +1,58 @@
+"""Machine-readable run records (``--record``): the environment's facts and per-unit results.
+
+:func:`environment` is the one place refsuite collects facts about the machine and its software:
+records, ``refsuite train``'s metrics, ``refsuite doctor`` and the benchmarks' machine info all use it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .._version import __version__
+
+
+def environment(devices: list[str] | None = None, dataset: str | None = None) -> dict:
+    try:
+        import torchvision
+
+        tv = torchvision.__version__
+    except Exception as exc:  # a broken torchvision is a fact to report, not a crash
+        tv = f"unavailable ({type(exc).__name__}: {exc})" if not isinstance(exc, ImportError) else None
+    return {
+        "refsuite": __version__,
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "torchvision": tv,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "devices": devices or [],
+        "dataset": dataset,
+        "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+    }
+
+
+def write_json(path: str | os.PathLike, payload: dict) -> None:
+    """Write atomically: a reader never sees half a file, even if we are killed mid-write."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the report private
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(payload, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

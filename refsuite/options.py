@@ -1,0 +1,79 @@
+"""The options ``refsuite run`` and ``pytest`` share, declared once.
+
+The pytest plugin adds them to pytest's parser; the CLI adds them to its subcommands and turns
+what the user gave back into pytest arguments, so the two spellings cannot drift apart.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Iterable
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    flag: str  # as pytest spells it
+    dest: str
+    help: str
+    action: str = "store"  # "store", "append" or "store_true"
+    metavar: str | None = None
+    #: ``refsuite run``'s spelling where it differs (pytest owns --strict)
+    cli_flag: str | None = None
+    #: a path, made absolute before it is handed to pytest (which runs in a directory of its own)
+    path: bool = False
+
+    def kwargs(self) -> dict:
+        kwargs = {"dest": self.dest, "help": self.help, "action": self.action}
+        if self.action == "append":
+            kwargs["default"] = []
+        if self.action != "store_true":
+            kwargs["metavar"] = self.metavar
+        else:
+            kwargs["default"] = False
+        return kwargs
+
+
+DEVICE = Option(
+    "--device", "device",
+    "device(s) to run on: cpu, cuda, cuda:1, mps, xpu, any type torch knows, or 'all'; "
+    "repeat or comma-separate (default: cpu)",
+    action="append", metavar="DEVICE",
+)
+DATASET = Option("--dataset", "dataset", "dataset plugin to use (default: synthetic-cifar10)", metavar="NAME")
+DATA_ROOT = Option("--data-root", "data_root", "where the dataset lives (env REFSUITE_DATA_ROOT)", metavar="PATH",
+                   path=True)
+DOWNLOAD = Option("--download", "download", "allow the dataset plugin to download missing files", action="store_true")
+STRICT = Option("--strict-units", "strict_units", "a skipped unit is a failure", action="store_true",
+                cli_flag="--strict")
+RUNSLOW = Option("--runslow", "runslow", "also run units marked slow", action="store_true")
+RECORD = Option("--record", "record", "write per-unit results as JSON to PATH", metavar="PATH", path=True)
+
+#: what a run of the units depends on, in the order --help lists it
+RUN = (DEVICE, DATASET, DATA_ROOT, DOWNLOAD, STRICT, RUNSLOW, RECORD)
+#: choosing a dataset, for commands that load one
+DATA = (DATASET, DATA_ROOT, DOWNLOAD)
+
+
+def add_to_pytest(group, options: Iterable[Option] = RUN) -> None:
+    for option in options:
+        group.addoption(option.flag, **option.kwargs())
+
+
+def add_to_argparse(parser: argparse.ArgumentParser, options: Iterable[Option]) -> None:
+    for option in options:
+        parser.add_argument(option.cli_flag or option.flag, **option.kwargs())
+
+
+def to_pytest_args(args: argparse.Namespace, options: Iterable[Option] = RUN) -> list[str]:
+    """The pytest arguments that say what ``args`` says."""
+    argv: list[str] = []
+    for option in options:
+        value = getattr(args, option.dest)
+        values = value if option.action == "append" else [value]
+        for value in values:
+            if option.action == "store_true":
+                argv += [option.flag] if value else []
+            elif value is not None:
+                argv += [option.flag, str(Path(value).expanduser().absolute()) if option.path else value]
+    return argv
