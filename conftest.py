@@ -1,2 +1,2 @@
-"""refsuite's own tests use the kit plugin authors use."""
-pytest_plugins = ["refsuite.testing"]
+"""The tests' fixtures (``unit``, ``plugins``) come from refsuite's pytest plugin (refsuite.testing),
+as they do for plugin authors."""

@@ -17,6 +17,7 @@ import pytest
 from . import options
 from ._version import __version__
 from .core.errors import RefsuiteError
+from .testing import plugins, unit  # noqa: F401  (fixtures for testing units: refsuite's and plugins')
 
 # torch and the registry are imported inside the hooks that need them: this module is loaded
 # by every pytest run in an environment where refsuite is installed.

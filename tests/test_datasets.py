@@ -101,6 +101,53 @@ def test_sigkill_during_generation_leaves_nothing_half_written(tmp_path):
     assert len(plugin.load(cache, False).train) == 20000
 
 
+def _count_hashes(monkeypatch) -> dict:
+    from refsuite.datasets import cifar_format
+
+    counts: dict = {}
+    real = cifar_format._hash
+
+    def counted(path):
+        counts[path.name] = counts.get(path.name, 0) + 1
+        return real(path)
+
+    monkeypatch.setattr(cifar_format, "_hash", counted)
+    return counts
+
+
+def test_synthetic_load_hashes_each_file_once(small, tmp_path, monkeypatch):
+    small.ensure(tmp_path)  # generated (and hashed while written) before the load counted below
+    from refsuite.datasets import cifar_format
+
+    monkeypatch.setattr(cifar_format, "_HASHED", {})
+    counts = _count_hashes(monkeypatch)
+    small.load(tmp_path, False)
+    assert counts == dict.fromkeys(["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
+                                    "test_batch", "batches.meta"], 1)
+
+
+def test_cifar10_load_hashes_each_file_once_and_still_refuses_a_changed_file(small, tmp_path, monkeypatch):
+    from refsuite.datasets import cifar10, cifar_format
+
+    target, manifest = small.ensure(tmp_path / "gen")
+    os.replace(target / BASE_FOLDER, tmp_path / BASE_FOLDER)
+    sums = manifest["md5"]  # stand-ins for the published sums: these files are not CIFAR-10's
+    monkeypatch.setattr(cifar10, "_published", lambda: ([(f"data_batch_{i}", sums[f"data_batch_{i}"]) for i in range(1, 6)],
+                                                        ("test_batch", sums["test_batch"]), ("batches.meta", sums["batches.meta"])))
+    selection = DatasetSelection.from_options({"cifar10": CIFAR10()}, "cifar10", str(tmp_path), False)
+    counts = _count_hashes(monkeypatch)
+    monkeypatch.setattr(cifar_format, "_HASHED", {})
+    selection = DatasetSelection.from_options({"cifar10": CIFAR10()}, "cifar10", str(tmp_path), False)
+    assert len(selection.load().train) == 100
+    assert set(counts.values()) == {1} and len(counts) == 7, counts
+    # a file rewritten after it was hashed is hashed again, and refused
+    batch = tmp_path / BASE_FOLDER / "data_batch_2"
+    batch.write_bytes(batch.read_bytes()[:-1] + b"\x00")
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("unpickled before checksum"))
+    with pytest.raises(DatasetError, match="data_batch_2 is corrupt"):
+        CIFAR10().load(tmp_path, False)
+
+
 def test_cifar10_needs_a_root():
     assert "--data-root" in CIFAR10().problem(None, False)
 

@@ -57,3 +57,16 @@ def test_compare_rejects_files_that_are_not_records(tmp_path):
     bad.write_text("{}")
     res = run_refsuite("compare", str(bad), str(bad))
     assert res.returncode == 2 and "not a refsuite record" in res.stderr
+
+
+def test_a_renamed_unit_pairs_with_its_old_id(record):
+    old = copy.deepcopy(record)
+    for row in old["results"]:
+        if row["unit"] == "tensors.seed.golden":
+            row["unit"] = "tensors.seed.golden_before_the_rename"
+    aliases = {"tensors.seed.golden_before_the_rename": "tensors.seed.golden"}
+    report, regressed = drift.compare_records(old, record, aliases=aliases)
+    assert "0 only in A, 0 only in B" in report and not regressed
+    assert "paired under its new id: tensors.seed.golden_before_the_rename -> tensors.seed.golden" in report
+    unpaired, _ = drift.compare_records(old, record)
+    assert "1 only in A, 1 only in B" in unpaired

@@ -52,3 +52,30 @@ def test_requirements_explain_skips():
     assert "no_such_pkg" in Requires(packages=("no_such_pkg",)).unmet(cpu, None)
     assert "--dataset cifar10" in Requires(dataset="cifar10").unmet(cpu, "synthetic-cifar10")
     assert "--runslow" in Requires(slow=True).unmet(cpu, None, runslow=False)
+
+
+def _renamed(new_id, old_id):
+    group = UnitGroup()
+
+    def check(ctx):
+        """A check that moved."""
+
+    group.unit(new_id, aliases=(old_id,))(check)
+    return group
+
+
+def test_an_old_id_finds_the_renamed_unit_with_a_warning():
+    reg = Registry()
+    reg.add(_renamed("fastpath.c.works", "models.hotpath.c_works"), "p (dist 1.0)")
+    assert "models.hotpath.c_works" in reg and reg.canonical("models.hotpath.c_works") == "fastpath.c.works"
+    with pytest.warns(FutureWarning, match="'models.hotpath.c_works' is deprecated: it is now 'fastpath.c.works'"):
+        assert reg.get("models.hotpath.c_works").id == "fastpath.c.works"
+    assert [u.id for u in reg.select("models.*")] == [], "old ids are not listed as units of their own"
+
+
+def test_an_alias_may_not_shadow_another_units_id():
+    reg = Registry()
+    reg.add(make_group("tensors.a.b"), "first (dist-a 1.0)")
+    with pytest.raises(DuplicateUnitError, match="'tensors.a.b'.*first.*second"):
+        reg.add(_renamed("tensors.c.d", "tensors.a.b"), "second (dist-b 2.0)")
+    assert "tensors.c.d" not in reg

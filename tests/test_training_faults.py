@@ -43,6 +43,53 @@ def test_optimizer_step_that_does_not_learn(unit, monkeypatch):
     assert "did not fall" in unit.fails("training.loop.running_loss_falls_and_repeats")
 
 
+class _PathSpy:
+    """Records how train_loop computed its steps: SGD's keyword arguments, and whether oneDNN was on
+    at each convolution."""
+
+    def __init__(self, monkeypatch):
+        self.sgd_kwargs, self.mkldnn = [], []
+        sgd_init, conv = torch.optim.SGD.__init__, torch.nn.Conv2d._conv_forward
+
+        def spy_init(opt, params, *args, **kwargs):
+            self.sgd_kwargs.append(kwargs)
+            sgd_init(opt, params, *args, **kwargs)
+
+        def spy_conv(module, *args):
+            self.mkldnn.append(torch.backends.mkldnn.enabled)
+            return conv(module, *args)
+
+        monkeypatch.setattr(torch.optim.SGD, "__init__", spy_init)
+        monkeypatch.setattr(torch.nn.Conv2d, "_conv_forward", spy_conv)
+
+
+def test_tutorial_loop_unit_runs_the_tutorials_code(unit, monkeypatch):
+    spy = _PathSpy(monkeypatch)
+    unit.run("training.loop.running_loss_falls_and_repeats")
+    assert spy.sgd_kwargs and not any(k.get("fused") for k in spy.sgd_kwargs), spy.sgd_kwargs
+    assert spy.mkldnn and all(spy.mkldnn), "the tutorial's loop ran with oneDNN switched off"
+
+
+def test_fast_kernel_unit_runs_the_fast_kernels(unit, monkeypatch):
+    spy = _PathSpy(monkeypatch)
+    unit.run("training.loop.fast_kernels_follow_the_tutorial_loop")
+    assert any(k.get("fused") for k in spy.sgd_kwargs), spy.sgd_kwargs
+    assert False in spy.mkldnn and True in spy.mkldnn, "expected the tutorial's run and the native-convolution run"
+
+
+def test_fused_sgd_that_steps_too_far(unit, monkeypatch):
+    step = torch.optim.SGD.step
+
+    def off_when_fused(self, closure=None):
+        if self.defaults.get("fused"):
+            for group in self.param_groups:
+                group["lr"] = self.defaults["lr"] * 1.5
+        return step(self, closure)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", off_when_fused)
+    assert "fast kernels" in unit.fails("training.loop.fast_kernels_follow_the_tutorial_loop")
+
+
 def test_argmax_off_by_one(unit, monkeypatch):
     def shifted(x, *a, **k):
         out = _max(x, *a, **k)

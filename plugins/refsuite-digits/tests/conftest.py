@@ -1,9 +1,6 @@
 import pytest
 
 
-pytest_plugins = ["refsuite.testing"]
-
-
 @pytest.fixture
 def unit_on_digits(unit):
     """refsuite's unit runner, with the digits dataset selected."""
