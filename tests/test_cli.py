@@ -1,7 +1,9 @@
 """The refsuite command and `pytest --device`, run as a user runs them (subprocesses)."""
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -113,3 +115,35 @@ def test_run_selects_with_k_and_writes_junit(tmp_path):
 def test_run_that_selects_nothing_is_not_green(tmp_path):
     res = run_refsuite("run", "-k", "no_such_unit", cwd=tmp_path)
     assert res.returncode == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_without_the_fastpath_plugin_nothing_is_compiled(tmp_path):
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        distribution("refsuite-fastpath")
+        pytest.skip("refsuite-fastpath is installed in this environment (CI runs this test before installing it)")
+    except PackageNotFoundError:
+        pass
+    # A PATH whose only C compiler is a tripwire that leaves a mark when anything calls it.
+    tripwire = tmp_path / "bin"
+    tripwire.mkdir()
+    for name in ("cc", "gcc", "clang"):
+        (tripwire / name).write_text(f"#!/bin/sh\ntouch {tmp_path}/compiled\nexit 1\n")
+        (tripwire / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{tripwire}{os.pathsep}{Path(sys.executable).parent}", "REFSUITE_CACHE": str(tmp_path / "cache")}
+    env.pop("CC", None)
+    listed = subprocess.run([sys.executable, "-m", "refsuite", "list"], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0 and "fastpath." not in listed.stdout
+    run = subprocess.run([sys.executable, "-m", "refsuite", "run", "-k", "seed or hotpath"], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "compiler" not in run.stdout and "fastpath" not in run.stdout
+    bench = subprocess.run([sys.executable, "-m", "refsuite", "bench", "--quick", "--", "-k", "both and fwd and eager_nchw"],
+                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert bench.returncode == 0, bench.stdout[-3000:] + bench.stderr[-2000:]
+    assert "test_hotpath[cpu-both-fwd-256-eager_nchw]" in bench.stdout and "compiler" not in bench.stdout
+    doctor = subprocess.run([sys.executable, "-m", "refsuite", "doctor"], env=env, capture_output=True, text=True)
+    variants = next(line for line in doctor.stdout.splitlines() if line.startswith("benchmark variants:"))
+    assert "eager_nchw" in variants and "fused" not in variants
+    assert not (tmp_path / "compiled").exists(), "something called the C compiler"

@@ -110,6 +110,22 @@ def test_dataset_plugin_trains_lenet_on_real_digits(env, tmp_path):
     env.pip("uninstall", "-y", "-q", "refsuite-digits")
 
 
+def test_fastpath_plugin_adds_its_units_and_bench_variants(env, tmp_path):
+    env.install(PLUGINS / "refsuite-fastpath")
+    listed = env.refsuite("list", "fastpath.*")
+    assert listed.returncode == 0 and "2 of" in listed.stdout, listed.stdout + listed.stderr
+    assert "(was models.hotpath.fused_cpu_equals_tutorial_path)" in listed.stdout
+    results = _recorded_run(env, tmp_path, "-k", "fastpath")
+    assert results["fastpath.c_kernels.equal_tutorial_path"]["outcome"] == "passed"
+    assert results["fastpath.triton_kernels.equal_tutorial_path"]["outcome"] == "skipped"
+    bench = env.refsuite("bench", "--quick", "--", "-k", "both and fwdbwd and (eager_nchw or fused)", cwd=tmp_path)
+    assert bench.returncode == 0, bench.stdout[-3000:] + bench.stderr[-2000:]
+    assert any(line.startswith("cpu") and " fused " in line for line in bench.stdout.splitlines()), bench.stdout[-2000:]
+    faults = env.run("-m", "pytest", "-q", "-p", "no:cacheprovider", str(PLUGINS / "refsuite-fastpath" / "tests"), cwd=ROOT)
+    assert faults.returncode == 0, faults.stdout[-3000:] + faults.stderr[-2000:]
+    env.pip("uninstall", "-y", "-q", "refsuite-fastpath")
+
+
 def _project(tmp_path: Path, name: str, module: str, source: str, entry: str) -> Path:
     project = tmp_path / name
     (project / module).mkdir(parents=True)
