@@ -167,6 +167,6 @@ def test_plugins_md_snippets_are_the_ones_the_plugins_use():
 
     text = (ROOT / "PLUGINS.md").read_text()
     snippets = re.findall(r"<!-- file: (\S+) -->\n```\w+\n(.*?)```", text, flags=re.S)
-    assert len(snippets) == 6
+    assert len(snippets) == 8
     for path, snippet in snippets:
         assert snippet in (ROOT / path).read_text(), f"PLUGINS.md's snippet for {path} is not in that file"
