@@ -2,7 +2,7 @@
 # One prepared pass on a lent GPU machine (no package registry there): install the carried wheels,
 # prove `--device cuda`, record the GPU hot-path table. Results land in $OUT (at most 8 files).
 #
-#   here:  pip wheel --no-deps -w .whl . && pip download -d .whl/deps --only-binary=:all: \
+#   here:  pip wheel --no-deps -w .whl . ./plugins/refsuite-fastpath && pip download -d .whl/deps --only-binary=:all: \
 #            --python-version 3.12 --platform manylinux_2_17_x86_64 tqdm matplotlib filelock packaging
 #   there: OUT=/some/dir bash benchmarks/gpu_check.sh
 set -u
@@ -12,7 +12,7 @@ step() { echo "== $* ($(date +%T))"; }
 
 step install
 python -m pip install -q --no-index --find-links .whl/deps tqdm matplotlib filelock packaging 2>&1 | tail -3
-python -m pip install -q --no-deps --force-reinstall .whl/refsuite-*.whl 2>&1 | tail -3
+python -m pip install -q --no-deps --force-reinstall .whl/refsuite-*.whl .whl/refsuite_fastpath-*.whl 2>&1 | tail -3
 python -c "import sys, torch, triton; print(sys.version.split()[0], torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version(), 'triton', triton.__version__, torch.cuda.get_device_name())"
 
 step diagnose

@@ -104,7 +104,8 @@ if "B" in SECTIONS:
     print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=14, max_name_column_width=90))
 
 if "C" in SECTIONS:
-    from refsuite import fused_triton as fh
+    from refsuite_fastpath import triton_kernels as fh
+    from refsuite_fastpath.autograd import stage_fn as fused_stage_fn
 
     print("(C) fused kernels at batch 8192, float32 (TF32 off): median ms")
     cudnn.allow_tf32 = False
@@ -117,12 +118,12 @@ if "C" in SECTIONS:
     g1, g2 = torch.randn_like(y1), torch.randn_like(y2)
     print(f"  conv1 forward (fused pool, relu)  {timed(lambda: fh.forward(x1, w1, b1)):7.3f}")
     print(f"  conv2 forward (fused pool, relu)  {timed(lambda: fh.forward(y1, w2, b2)):7.3f}")
-    print(f"  conv1 weight grad (winners only)  {timed(lambda: fh.weight_grad(x1, g1, which1, 6)):7.3f}")
-    print(f"  conv2 weight grad (winners only)  {timed(lambda: fh.weight_grad(y1, g2, which2, 16)):7.3f}")
+    print(f"  conv1 weight grad (winners only)  {timed(lambda: fh.weight_grad(x1, g1, y1, which1)):7.3f}")
+    print(f"  conv2 weight grad (winners only)  {timed(lambda: fh.weight_grad(y1, g2, y2, which2)):7.3f}")
     print(f"  cuDNN conv1 forward alone         {timed(lambda: torch.nn.functional.conv2d(x1, w1, b1)):7.3f}")
     xr = y1.clone().requires_grad_()
     for stage, inp in (("both", x1), ("conv2", xr)):
-        for name, fn in (("fused", fh.stage_fn(net, stage)), ("eager", stage_fn(net, stage))):
+        for name, fn in (("fused", fused_stage_fn(net, stage, fh)), ("eager", stage_fn(net, stage))):
             def step():
                 net.zero_grad(set_to_none=True)
                 fn(inp).sum().backward()

@@ -26,7 +26,8 @@ class Env:
         self.python = path / "bin" / "python"
 
     def run(self, *args, cwd=None, check=False, timeout=600) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        # not this run's PYTEST_* either: pytest-benchmark stops timing inside what looks like an xdist worker
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV") and not k.startswith("PYTEST_")}
         res = subprocess.run([str(self.python), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
         if check:
             assert res.returncode == 0, f"{args}: {res.stdout}\n{res.stderr}"

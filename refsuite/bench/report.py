@@ -38,8 +38,8 @@ def table(path: str | Path) -> str:
 
 def compare_runs(a: str | Path, b: str | Path) -> str:
     """Ratios B/A of images/s for configurations present in both runs (two releases, two devices)."""
-    rows_a, ceil_a = _rows(json.loads(Path(a).read_text()))
-    rows_b, ceil_b = _rows(json.loads(Path(b).read_text()))
+    rows_a, _ = _rows(json.loads(Path(a).read_text()))
+    rows_b, _ = _rows(json.loads(Path(b).read_text()))
     key = lambda r: (r["stage"], r["mode"], r["batch"], r["variant"])  # noqa: E731
     index_b = {key(r): r for r in rows_b}
     lines = [f"{'stage':<7}{'mode':<8}{'batch':>6}  {'variant':<16}{'A images/s':>12}{'B images/s':>12}{'B/A':>7}{'A %SGEMM':>10}{'B %SGEMM':>10}"]

@@ -35,6 +35,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"  {name:<18} {'available' if problem is None else 'not available: ' + problem}  {ds.description}")
     print(f"  (data root from --data-root or ${DATA_ROOT_ENV})")
     print("\nbenchmark variants: " + (", ".join(plugins.variants) or "none"))
+    for name, variant in plugins.variants.items():
+        print(f"  {name:<18} {getattr(variant, 'doc', '')}")
     print("\nproviders:")
     for p in plugins.providers:
         if p.error is None:

@@ -1,7 +1,7 @@
 """Each autograd unit fails when the autograd behaviour it checks is broken.
 
-Run with refsuite's root conftest (it provides the ``unit`` fixture), in an environment where
-this plugin is installed: ``python -m pytest plugins/refsuite-autograd/tests``.
+The ``unit`` fixture comes from refsuite's pytest plugin (``refsuite.testing``). Run in an
+environment where this plugin is installed: ``python -m pytest plugins/refsuite-autograd/tests``.
 """
 import contextlib
 import sys
