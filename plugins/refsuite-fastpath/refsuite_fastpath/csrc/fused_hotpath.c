@@ -47,14 +47,22 @@ INLINE v8 load8(const float *p) {
  * branch prediction) and in the order max_pool2d scans, a later value winning only if strictly
  * greater. */
 INLINE void pool_pair(const float *top, const float *bot, int64_t PW, float *y, int8_t *which) {
-    for (int64_t px = 0; px < PW; px++) {
-        const float a = top[2 * px], b = top[2 * px + 1], c = bot[2 * px], d = bot[2 * px + 1];
-        const int right_top = b > a, right_bot = d > c;
-        const float upper = right_top ? b : a, lower = right_bot ? d : c;
-        const int down = lower > upper;
-        const float best = down ? lower : upper;
-        y[px] = best > 0.0f ? best : 0.0f;
-        which[px] = down ? 2 + right_bot : right_top;
+    /* Winners are worked out as 32-bit lanes beside the floats, then narrowed in a second loop:
+     * storing int8 from the float loop kept it from vectorising (measured 5-7 % slower). */
+    int32_t won[32];
+    for (int64_t start = 0; start < PW; start += 32) {
+        const int64_t n = PW - start < 32 ? PW - start : 32;
+        const float *t = top + 2 * start, *u = bot + 2 * start;
+        for (int64_t px = 0; px < n; px++) {
+            const float a = t[2 * px], b = t[2 * px + 1], c = u[2 * px], d = u[2 * px + 1];
+            const int right_top = b > a, right_bot = d > c;
+            const float upper = right_top ? b : a, lower = right_bot ? d : c;
+            const int down = lower > upper;
+            const float best = down ? lower : upper;
+            y[start + px] = best > 0.0f ? best : 0.0f;
+            won[px] = down ? 2 + right_bot : right_top;
+        }
+        for (int64_t px = 0; px < n; px++) which[start + px] = (int8_t)won[px];
     }
 }
 
