@@ -1,4 +1,4 @@
-"""The options ``refsuite run`` and ``pytest`` share, declared once.
+"""The options ``refsuite run`` and ``pytest`` share, declared once, and the dataset they choose.
 
 The pytest plugin adds them to pytest's parser; the CLI adds them to its subcommands and turns
 what the user gave back into pytest arguments, so the two spellings cannot drift apart.
@@ -77,3 +77,11 @@ def to_pytest_args(args: argparse.Namespace, options: Iterable[Option] = RUN) ->
             elif value is not None:
                 argv += [option.flag, str(Path(value).expanduser().absolute()) if option.path else value]
     return argv
+
+
+def load_dataset(args: argparse.Namespace):
+    """The dataset that the data options in ``args`` choose, loaded."""
+    from .core.discovery import discover
+    from .datasets.base import DatasetSelection
+
+    return DatasetSelection.from_options(discover().datasets, args.dataset, args.data_root, args.download).load()

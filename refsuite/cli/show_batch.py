@@ -13,18 +13,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="PNG path to write")
 
 
-def load_dataset(args: argparse.Namespace):
-    """The dataset the data options choose, loaded."""
-    from ..core.discovery import discover
-    from ..datasets.base import DatasetSelection
-
-    return DatasetSelection.from_options(discover().datasets, args.dataset, args.data_root, args.download).load()
-
-
 def main(args: argparse.Namespace) -> int:
     from ..tutorial import data, golden
 
-    dataset = load_dataset(args)
+    dataset = options.load_dataset(args)
     images, labels = data.first_batch(dataset.train, seed=args.seed, channels=dataset.channels)
     caption = data.label_line(labels, [golden.ABBREVIATIONS.get(c, c) for c in dataset.classes])
     path = data.save_grid_png(data.unnormalized_grid(images), caption, Path(args.out))

@@ -36,7 +36,6 @@ def configure(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..core.devices import resolve_devices
     from ..core.discovery import discover
-    from .show_batch import load_dataset
 
     out = Path(args.out)
     check_writable(out)
@@ -44,7 +43,7 @@ def main(args: argparse.Namespace) -> int:
     batch = args.batch_size or (32 if args.fast else 4)
     recipe = Recipe(epochs=args.epochs, batch_size=batch, lr=args.lr, momentum=args.momentum, seed=args.seed,
                     window=args.window)
-    return run(device.torch, load_dataset(args), recipe, out, fast=args.fast, threads=args.threads)
+    return run(device.torch, options.load_dataset(args), recipe, out, fast=args.fast, threads=args.threads)
 
 
 def check_writable(out: Path) -> None:

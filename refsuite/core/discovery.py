@@ -1,8 +1,9 @@
-"""Finding units, devices and datasets through entry points of installed distributions.
+"""Finding units, devices, datasets and benchmark variants through entry points of installed
+distributions.
 
 Three phases, as flake8 does: find the entry points in the installed metadata, load each
-with its failure captured, then classify what loaded into a registry, device types and
-datasets. Built-ins come through the same groups, so a provider that fails to import is
+with its failure captured, then classify what loaded into a registry, device types, datasets
+and benchmark variants. Built-ins come through the same groups, so a provider that fails to import is
 reported by name with its traceback and the others still load.
 """
 from __future__ import annotations

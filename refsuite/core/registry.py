@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import warnings
 import importlib.util
 import inspect
 import re
+import warnings
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from .errors import DuplicateUnitError
