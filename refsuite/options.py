@@ -85,3 +85,27 @@ def load_dataset(args: argparse.Namespace):
     from .datasets.base import DatasetSelection
 
     return DatasetSelection.from_options(discover().datasets, args.dataset, args.data_root, args.download).load()
+
+
+def _number(kind, low, high, what):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if not (low is None or value >= low) or not (high is None or value < high) or value != value:
+            raise argparse.ArgumentTypeError(f"{what}, got {text}")
+        return value
+
+    return parse
+
+
+def at_least(low: int):
+    """An argparse type: an integer ≥ ``low``."""
+    return _number(int, low, None, f"must be an integer ≥ {low}")
+
+
+#: an argparse type: a number > 0 (a learning rate)
+positive = _number(float, 1e-300, float("inf"), "must be a number > 0")
+#: an argparse type: a number in [0, 1) (a momentum)
+fraction = _number(float, 0.0, 1.0, "must be a number in [0, 1)")

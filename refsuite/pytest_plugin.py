@@ -6,6 +6,7 @@ does not add items to other projects' test runs.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import tempfile
@@ -92,10 +93,14 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from .core.devices import resolve_devices
     from .core.discovery import discover
+    from .core.records import check_writable
     from .datasets.base import DatasetSelection
 
     plugins = discover()
+    record = config.getoption("record")
     try:
+        if record:
+            record = str(check_writable(record, "--record"))
         devices = resolve_devices(config.getoption("device"), plugins.devices)
         datasets = DatasetSelection.from_options(
             plugins.datasets,
@@ -112,9 +117,30 @@ def pytest_configure(config: pytest.Config) -> None:
         datasets=datasets,
         strict=config.getoption("strict_units"),
         runslow=config.getoption("runslow"),
-        record=config.getoption("record"),
+        record=record,
     )
     config.pluginmanager.register(_Reporter(state), "refsuite-reporter")
+    from .core import locks
+
+    locks.report = _past_capture(config)
+
+
+def _past_capture(config: pytest.Config):
+    """A line to the terminal now, even from inside a test (a unit waiting on the dataset lock)."""
+
+    def report(line: str) -> None:
+        capman = config.pluginmanager.getplugin("capturemanager")
+        with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
+            print(line, file=sys.stderr, flush=True)
+
+    return report
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(_STATE, None) is not None:
+        from .core import locks
+
+        locks.report = locks._to_stderr
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -246,10 +272,15 @@ class _Reporter:
         )
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
+        tr = terminalreporter
         results = self.state.results
+        for provider in self.state.plugins.failures:
+            tr.write_line(f"refsuite: FAILED {provider.label}: {provider.error.strip().splitlines()[-1]}", red=True)
+        if self.state.plugins.failures:
+            tr.write_line("refsuite: a plugin that fails to load fails the run, whatever -k selects "
+                          "(`refsuite doctor` shows the traceback)", red=True)
         if not results:
             return
-        tr = terminalreporter
         tr.write_sep("=", "refsuite: units by section")
         from .core.registry import SECTIONS
 
@@ -266,10 +297,17 @@ class _Reporter:
             if r["outcome"] == "failed":
                 tr.write_line(f"  FAILED {r['unit']}[{r['device']}]: {r['reason']}", red=True)
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if not self.state.record or hasattr(session.config, "workerinput"):
+        if hasattr(session.config, "workerinput"):
+            return
+        # A broken provider is part of the verdict even when -k deselected the item that stands for it.
+        if self.state.plugins.failures and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if not self.state.record:
             return
         from .core.records import environment, write_json
 
         env = environment([d.label for d in self.state.devices], self.state.datasets.name)
+        env["broken_providers"] = [p.label for p in self.state.plugins.failures]
         write_json(self.state.record, {"environment": env, "results": self.state.results})

@@ -7,6 +7,7 @@ import sys
 import textwrap
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +15,21 @@ from distributions import run_refsuite
 from refsuite import DatasetError, UsageError
 from refsuite.datasets.base import DatasetSelection
 from refsuite.datasets.cifar10 import CIFAR10
-from refsuite.datasets.cifar_format import BASE_FOLDER, md5
+from refsuite.datasets.cifar_format import BASE_FOLDER, file_digest
 from refsuite.datasets.synthetic import MANIFEST, SyntheticCIFAR10
+
+
+def _root(path):
+    """A data root: it must exist (refsuite never creates one)."""
+    path.mkdir()
+    return path
+
+
+def test_a_data_root_is_never_created(tmp_path):
+    root = tmp_path / "missing"
+    with pytest.raises(UsageError, match=f"data root {root} does not exist"):
+        SyntheticCIFAR10(100, 20).ensure(root)
+    assert not root.exists()
 
 
 @pytest.fixture
@@ -24,9 +38,10 @@ def small():
 
 
 def test_generation_is_deterministic_and_read_by_torchvision(small, tmp_path):
-    a, manifest_a = small.ensure(tmp_path / "a")
-    b, manifest_b = small.ensure(tmp_path / "b")
-    assert manifest_a["md5"] == manifest_b["md5"]
+    a, expected_a = small.ensure(_root(tmp_path / "a"))
+    b, _ = small.ensure(_root(tmp_path / "b"))
+    for name, digest in expected_a.digests.items():
+        assert file_digest(a / BASE_FOLDER / name, "sha256") == file_digest(b / BASE_FOLDER / name, "sha256") == digest
     ds = small.load(tmp_path / "a", download=False)
     assert (len(ds.train), len(ds.test)) == (100, 20)
     image, label = ds.train[0]
@@ -37,16 +52,16 @@ def test_generation_is_deterministic_and_read_by_torchvision(small, tmp_path):
 def test_other_seed_other_data(tmp_path):
     _, m1 = SyntheticCIFAR10(100, 20, seed=1).ensure(tmp_path)
     _, m2 = SyntheticCIFAR10(100, 20, seed=2).ensure(tmp_path)
-    assert m1["md5"]["data_batch_1"] != m2["md5"]["data_batch_1"]
+    assert m1.digests["data_batch_1"] != m2.digests["data_batch_1"]
 
 
 def test_corrupt_cache_is_detected_and_regenerated(small, tmp_path):
-    target, manifest = small.ensure(tmp_path)
+    target, expected = small.ensure(tmp_path)
     batch = target / BASE_FOLDER / "data_batch_2"
     batch.write_bytes(batch.read_bytes()[:-10] + b"0123456789")
-    with pytest.warns(UserWarning, match="data_batch_2 fails its md5 checksum.*regenerating"):
-        _, again = small.ensure(tmp_path)
-    assert md5(batch) == manifest["md5"]["data_batch_2"] == again["md5"]["data_batch_2"]
+    with pytest.warns(UserWarning, match="data_batch_2 does not match the generated data.*regenerating"):
+        small.ensure(tmp_path)
+    assert file_digest(batch, "sha256") == expected.digests["data_batch_2"]
 
 
 def test_corrupt_file_is_never_unpickled(small, tmp_path, monkeypatch):
@@ -79,13 +94,14 @@ GENERATE = textwrap.dedent(
 
 def test_parallel_processes_generate_once(tmp_path):
     log = tmp_path / "log"
-    procs = [subprocess.Popen([sys.executable, "-c", GENERATE, str(tmp_path / "cache"), str(log), "3000"]) for _ in range(2)]
+    cache = _root(tmp_path / "cache")
+    procs = [subprocess.Popen([sys.executable, "-c", GENERATE, str(cache), str(log), "3000"]) for _ in range(2)]
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     assert log.read_text().count("generated") == 1
 
 
 def test_sigkill_during_generation_leaves_nothing_half_written(tmp_path):
-    cache = tmp_path / "cache"
+    cache = _root(tmp_path / "cache")
     proc = subprocess.Popen([sys.executable, "-c", GENERATE, str(cache), str(tmp_path / "log"), "20000"])
     deadline = time.time() + 60
     while not list(cache.glob(".*.partial/data/*/data_batch_1")) and time.time() < deadline:
@@ -96,7 +112,7 @@ def test_sigkill_during_generation_leaves_nothing_half_written(tmp_path):
     plugin = SyntheticCIFAR10(20000, 20, seed=0)
     assert not plugin.directory(cache).exists(), "a killed writer must not leave the final directory"
     assert list(cache.glob(".*.partial")), "the half-written data stays in its temporary directory"
-    target, manifest = plugin.ensure(cache)  # the next run succeeds and cleans up
+    target, _ = plugin.ensure(cache)  # the next run succeeds and cleans up
     assert (target / MANIFEST).exists() and not list(cache.glob(".*.partial"))
     assert len(plugin.load(cache, False).train) == 20000
 
@@ -107,9 +123,9 @@ def _count_hashes(monkeypatch) -> dict:
     counts: dict = {}
     real = cifar_format._hash
 
-    def counted(path):
+    def counted(path, algorithm="md5"):
         counts[path.name] = counts.get(path.name, 0) + 1
-        return real(path)
+        return real(path, algorithm)
 
     monkeypatch.setattr(cifar_format, "_hash", counted)
     return counts
@@ -129,9 +145,10 @@ def test_synthetic_load_hashes_each_file_once(small, tmp_path, monkeypatch):
 def test_cifar10_load_hashes_each_file_once_and_still_refuses_a_changed_file(small, tmp_path, monkeypatch):
     from refsuite.datasets import cifar10, cifar_format
 
-    target, manifest = small.ensure(tmp_path / "gen")
+    target, _ = small.ensure(_root(tmp_path / "gen"))
     os.replace(target / BASE_FOLDER, tmp_path / BASE_FOLDER)
-    sums = manifest["md5"]  # stand-ins for the published sums: these files are not CIFAR-10's
+    # stand-ins for the published sums: these files are not CIFAR-10's
+    sums = {p.name: file_digest(p) for p in (tmp_path / BASE_FOLDER).iterdir()}
     monkeypatch.setattr(cifar10, "_published", lambda: ([(f"data_batch_{i}", sums[f"data_batch_{i}"]) for i in range(1, 6)],
                                                         ("test_batch", sums["test_batch"]), ("batches.meta", sums["batches.meta"])))
     selection = DatasetSelection.from_options({"cifar10": CIFAR10()}, "cifar10", str(tmp_path), False)
@@ -166,7 +183,7 @@ def test_cifar10_missing_files_name_the_path(tmp_path):
 
 def test_cifar10_corrupt_file_is_named_and_never_unpickled(tmp_path, small, monkeypatch):
     # Files in CIFAR-10's format but not the published ones: every checksum fails.
-    target, _ = small.ensure(tmp_path / "gen")
+    target, _ = small.ensure(_root(tmp_path / "gen"))
     os.replace(target / BASE_FOLDER, tmp_path / BASE_FOLDER)
     monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("unpickled before checksum"))
     with pytest.raises(DatasetError, match=r"data_batch_1 is corrupt: md5 .* != published"):
@@ -193,3 +210,94 @@ def test_show_batch_writes_a_png(tmp_path):
     from PIL import Image
 
     assert Image.open(out).size == (138 * 4, 36 * 4 + 24)
+
+
+MALICIOUS = """
+import os, pickle
+class Planted:
+    def __reduce__(self):
+        return (os.system, ("touch {marker}",))
+with open({path!r}, "wb") as fh:
+    pickle.dump({{"data": Planted(), "labels": []}}, fh, protocol=2)
+"""
+
+
+def test_a_planted_pickle_with_a_recomputed_manifest_is_never_unpickled(small, tmp_path):
+    import hashlib
+    import json
+
+    target, _ = small.ensure(tmp_path)
+    batch = target / BASE_FOLDER / "data_batch_1"
+    marker = tmp_path / "planted-code-ran"
+    subprocess.run([sys.executable, "-c", MALICIOUS.format(marker=marker, path=str(batch))], check=True)
+    # what an attacker who can write the cache would also do: make the file beside the data agree
+    manifest = json.loads((target / MANIFEST).read_text())
+    manifest["md5"] = {"data_batch_1": hashlib.md5(batch.read_bytes()).hexdigest()}
+    manifest["sha256"] = {"data_batch_1": hashlib.sha256(batch.read_bytes()).hexdigest()}
+    (target / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.warns(UserWarning, match="data_batch_1 does not match the generated data"):
+        loaded = small.load(tmp_path, False)
+    assert len(loaded.train) == 100 and not marker.exists(), "the planted pickle was unpickled"
+
+
+def test_a_valid_cache_is_read_without_taking_the_lock(small, tmp_path):
+    target, _ = small.ensure(tmp_path)
+    lock = Path(str(target) + ".lock")
+    lock.unlink(missing_ok=True)
+    tmp_path.chmod(0o500)  # read-only (root could still write: the lock file is what is checked)
+    try:
+        assert len(small.load(tmp_path, False).test) == 20
+        assert not lock.exists(), "reading a valid cache must not need a lock file"
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_a_cache_others_may_write_is_refused(tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("REFSUITE_CACHE", str(shared))
+    problem = SyntheticCIFAR10(100, 20).problem(None, False)
+    assert "group or others may write it" in problem and "REFSUITE_CACHE" in problem
+    with pytest.raises(UsageError, match="group or others may write it"):
+        SyntheticCIFAR10(100, 20).load(None, False)
+    assert not list(shared.iterdir()), "nothing is written into a refused cache"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown to another user needs root")
+def test_a_cache_owned_by_another_user_is_refused(tmp_path, monkeypatch):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, 65534, 65534)
+    monkeypatch.setenv("REFSUITE_CACHE", str(theirs))
+    assert "owned by uid 65534" in SyntheticCIFAR10(100, 20).problem(None, False)
+
+
+def test_a_waiting_process_says_so(small, tmp_path):
+    from filelock import FileLock
+
+    target = small.directory(tmp_path)
+    script = "import sys; from refsuite.datasets.synthetic import SyntheticCIFAR10; SyntheticCIFAR10(100, 20, seed=3).ensure(sys.argv[1])"
+    with FileLock(str(target) + ".lock"):
+        proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stderr=subprocess.PIPE, text=True)
+        line = proc.stderr.readline()  # blocks until the waiting process speaks
+    proc.wait(timeout=120)
+    assert line.startswith("refsuite: waiting 3 s for synthetic-cifar10") and str(target) + ".lock" in line, line
+    assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("text", ["abc", "5000", "5000,1000,7", "9,100", "100,-3", "100,200001", "1e3,100"])
+def test_size_settings_out_of_range_are_usage_errors(text, monkeypatch):
+    monkeypatch.setenv("REFSUITE_SYNTHETIC_SIZE", text)
+    assert f"REFSUITE_SYNTHETIC_SIZE={text!r}" in SyntheticCIFAR10().problem(None, False)
+
+
+def test_sizes_that_do_not_divide_by_five_give_exact_counts_and_statistics(tmp_path):
+    import numpy as np
+
+    plugin = SyntheticCIFAR10(11, 10, seed=1)
+    ds = plugin.load(tmp_path, False)
+    assert (len(ds.train), len(ds.test)) == (11, 10)
+    pixels = ds.train.data.astype(np.float64) / 255
+    np.testing.assert_allclose(ds.mean, pixels.mean(axis=(0, 1, 2)), rtol=1e-12)
+    np.testing.assert_allclose(ds.std, pixels.reshape(-1, 3).std(axis=0, ddof=1), rtol=1e-9)

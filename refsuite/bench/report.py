@@ -5,6 +5,25 @@ import json
 from pathlib import Path
 
 
+def load_run(path: str | Path) -> dict:
+    """pytest-benchmark's JSON of a ``refsuite bench`` run; ValueError naming what is wrong otherwise."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: not JSON ({exc})") from None
+    hint = "is not pytest-benchmark JSON from `refsuite bench --json PATH`"
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise ValueError(f"{path} {hint}: expected an object with 'benchmarks'")
+    for i, bench in enumerate(data["benchmarks"]):
+        ok = (isinstance(bench, dict) and isinstance(bench.get("extra_info"), dict) and isinstance(bench.get("stats"), dict)
+              and all(isinstance(bench["stats"].get(k), (int, float)) and bench["stats"][k] > 0 for k in ("median", "min")))
+        if not ok:
+            raise ValueError(f"{path} {hint}: benchmarks[{i}] lacks extra_info or positive stats")
+    return data
+
+
 def _rows(data: dict) -> tuple[list[dict], dict]:
     ceilings, rows = {}, []
     for bench in data["benchmarks"]:
@@ -26,8 +45,7 @@ def _rows(data: dict) -> tuple[list[dict], dict]:
 
 
 def table(path: str | Path) -> str:
-    data = json.loads(Path(path).read_text())
-    rows, ceilings = _rows(data)
+    rows, ceilings = _rows(load_run(path))
     lines = ["ceilings: " + ", ".join(f"{dev} {name} {v:,.1f} {'GFLOP/s' if name == 'sgemm' else 'GB/s'}" for (dev, name), v in ceilings.items())]
     lines.append(f"{'device':<8}{'stage':<7}{'mode':<8}{'batch':>6}  {'variant':<16}{'images/s':>12}{'GFLOP/s':>10}{'% SGEMM':>9}{'× eager':>9}")
     for r in rows:
@@ -38,8 +56,8 @@ def table(path: str | Path) -> str:
 
 def compare_runs(a: str | Path, b: str | Path) -> str:
     """Ratios B/A of images/s for configurations present in both runs (two releases, two devices)."""
-    rows_a, _ = _rows(json.loads(Path(a).read_text()))
-    rows_b, _ = _rows(json.loads(Path(b).read_text()))
+    rows_a, _ = _rows(load_run(a))
+    rows_b, _ = _rows(load_run(b))
     key = lambda r: (r["stage"], r["mode"], r["batch"], r["variant"])  # noqa: E731
     index_b = {key(r): r for r in rows_b}
     lines = [f"{'stage':<7}{'mode':<8}{'batch':>6}  {'variant':<16}{'A images/s':>12}{'B images/s':>12}{'B/A':>7}{'A %SGEMM':>10}{'B %SGEMM':>10}"]

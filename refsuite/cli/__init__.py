@@ -26,13 +26,20 @@ def _module(command: str):
     return importlib.import_module(f".{COMMANDS[command][0]}", __name__)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (the command, the input, what is valid) and exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="refsuite",
         description="PyTorch's Introduction to PyTorch tutorial as an executable, property-tested reference.",
     )
     parser.add_argument("--version", action="version", version=f"refsuite {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for command, (_, help_text) in COMMANDS.items():
         _module(command).configure(sub.add_parser(command, help=help_text, description=help_text))
     return parser
@@ -47,3 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     except RefsuiteError as exc:
         print(f"refsuite {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"refsuite {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -20,10 +20,17 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..bench import report
+    from ..core.errors import UsageError
+    from ..core.records import check_writable
 
     if args.compare:
-        print(report.compare_runs(*args.compare))
+        try:
+            print(report.compare_runs(*args.compare))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"--compare: {exc}") from None
         return 0
+    if args.json:
+        args.json = str(check_writable(args.json, "--json"))
     # read by the benchmark module's parametrisation; restored so an in-process caller is unchanged
     quick_before = os.environ.pop("REFSUITE_BENCH_QUICK", None)
     if args.quick:

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .. import options
 from ..core.profiles import PROFILES
+from ..core.records import check_writable
 from .pytest_session import run_isolated
 
 
@@ -21,13 +21,18 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    # output paths first: a run must not end by losing its results to a path it cannot write
+    if args.record:
+        args.record = str(check_writable(args.record, "--record"))
+    if args.junitxml:
+        args.junitxml = str(check_writable(args.junitxml, "--junitxml"))
     argv = ["--units", *options.to_pytest_args(args)]
     if args.keyword:
         argv += ["-k", args.keyword]
     if args.profile:
         argv += ["--hypothesis-profile", args.profile]
     if args.junitxml:
-        argv += ["--junitxml", str(Path(args.junitxml).expanduser().absolute())]
+        argv += ["--junitxml", args.junitxml]
     if args.exitfirst:
         argv.append("-x")
     argv += ["-v"] * args.verbose

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
 from .. import options
 
 
@@ -14,12 +12,14 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..core.records import check_writable
     from ..tutorial import data, golden
 
+    out = check_writable(args.out, "--out")
     dataset = options.load_dataset(args)
     images, labels = data.first_batch(dataset.train, seed=args.seed, channels=dataset.channels)
     caption = data.label_line(labels, [golden.ABBREVIATIONS.get(c, c) for c in dataset.classes])
-    path = data.save_grid_png(data.unnormalized_grid(images), caption, Path(args.out))
+    path = data.save_grid_png(data.unnormalized_grid(images), caption, out)
     print(caption)
     print(f"wrote {path} ({dataset.name}, batch of {len(labels)})")
     return 0

@@ -22,13 +22,16 @@ from ..tutorial.training import History, Recipe, new_net, train_fast, train_loop
 
 def configure(p: argparse.ArgumentParser) -> None:
     options.add_to_argparse(p, [options.DEVICE, *options.DATA])
-    p.add_argument("--epochs", type=int, default=2, help="passes over the training set (default: 2)")
-    p.add_argument("--batch-size", type=int, default=None, help="default 4 (the tutorial), 32 with --fast")
-    p.add_argument("--lr", type=float, default=0.001, help="SGD learning rate (default: 0.001, the tutorial's)")
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9, the tutorial's)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the network's initialisation and the shuffle (default: 0)")
-    p.add_argument("--window", type=int, default=0, help="mini-batches per running-loss line (default: ~6 per epoch)")
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads on CPU (default: chosen, see README)")
+    p.add_argument("--epochs", type=options.at_least(1), default=2, help="passes over the training set (default: 2)")
+    p.add_argument("--batch-size", type=options.at_least(1), default=None, help="default 4 (the tutorial), 32 with --fast")
+    p.add_argument("--lr", type=options.positive, default=0.001, help="SGD learning rate (default: 0.001, the tutorial's)")
+    p.add_argument("--momentum", type=options.fraction, default=0.9, help="SGD momentum (default: 0.9, the tutorial's)")
+    p.add_argument("--seed", type=options.at_least(0), default=0,
+                   help="seeds the network's initialisation and the shuffle (default: 0)")
+    p.add_argument("--window", type=options.at_least(0), default=0,
+                   help="mini-batches per running-loss line (default 0: about 6 per epoch)")
+    p.add_argument("--threads", type=options.at_least(1), default=None,
+                   help="torch intra-op threads on CPU (default: chosen, see README)")
     p.add_argument("--fast", action="store_true", help="same model and data: large batch, one-cycle schedule")
     p.add_argument("--out", default="refsuite-train", help="directory for metrics.json and loss.png")
 
@@ -39,8 +42,11 @@ def main(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     check_writable(out)
-    (device,) = resolve_devices(args.device[:1] or ["cpu"], discover().devices)
-    batch = args.batch_size or (32 if args.fast else 4)
+    devices = resolve_devices(args.device, discover().devices)
+    if len(devices) != 1:
+        raise UsageError(f"train runs on one device, got {', '.join(d.label for d in devices)}")
+    (device,) = devices
+    batch = args.batch_size if args.batch_size is not None else (32 if args.fast else 4)
     recipe = Recipe(epochs=args.epochs, batch_size=batch, lr=args.lr, momentum=args.momentum, seed=args.seed,
                     window=args.window)
     return run(device.torch, options.load_dataset(args), recipe, out, fast=args.fast, threads=args.threads)
@@ -123,20 +129,30 @@ def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int 
         "environment": environment([str(device)], dataset.name),
         "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads(), "loader_workers": 0},
     }
+    metrics["stage"] = "interrupted during training" if history.interrupted else "trained; evaluating"
+    metrics["wall_seconds"] = round(time.perf_counter() - started, 3)
+    # The training's results are on disk before evaluation starts: an interrupt there loses nothing.
+    write_json(out / "metrics.json", metrics)
+    if history.windows:
+        plot_losses(history.windows, out / "loss.png", f"{metrics['recipe']} recipe on {dataset.name} ({device})")
     if history.interrupted:
         print("\ninterrupted: keeping the metrics so far", file=sys.stderr)
     else:
         print("Finished Training")
-        result = evaluate(net, TensorBatches(test_images, test_labels, 1000, shuffle=False), device)
-        metrics.update(accuracy=result["accuracy"], confusion=result["confusion"])
-        names = [golden.ABBREVIATIONS.get(c, c) for c in dataset.classes]
-        metrics["per_class_accuracy"] = dict(zip(names, result["per_class_accuracy"]))
-        print("Accuracy of the network on the %d test images: %d %%" % (result["total"], 100 * result["accuracy"]))
-        for name, acc in metrics["per_class_accuracy"].items():
-            print(f"Accuracy for class: {name:5s} is {100 * acc:.1f} %" if acc is not None else f"class {name}: no test images")
-    metrics["wall_seconds"] = round(time.perf_counter() - started, 3)
-    write_json(out / "metrics.json", metrics)
-    if history.windows:
-        plot_losses(history.windows, out / "loss.png", f"{metrics['recipe']} recipe on {dataset.name} ({device})")
+        try:
+            result = evaluate(net, TensorBatches(test_images, test_labels, 1000, shuffle=False), device)
+        except KeyboardInterrupt:
+            history.interrupted = True
+            metrics.update(stage="interrupted during evaluation", interrupted=True)
+            print("\ninterrupted during evaluation: the training's metrics are kept", file=sys.stderr)
+        else:
+            metrics.update(stage="evaluated", accuracy=result["accuracy"], confusion=result["confusion"])
+            names = [golden.ABBREVIATIONS.get(c, c) for c in dataset.classes]
+            metrics["per_class_accuracy"] = dict(zip(names, result["per_class_accuracy"]))
+            print("Accuracy of the network on the %d test images: %d %%" % (result["total"], 100 * result["accuracy"]))
+            for name, acc in metrics["per_class_accuracy"].items():
+                print(f"Accuracy for class: {name:5s} is {100 * acc:.1f} %" if acc is not None else f"class {name}: no test images")
+        metrics["wall_seconds"] = round(time.perf_counter() - started, 3)
+        write_json(out / "metrics.json", metrics)
     print(f"wrote {out / 'metrics.json'}" + (f" and {out / 'loss.png'}" if history.windows else ""))
     return 130 if history.interrupted else 0

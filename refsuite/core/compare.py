@@ -9,10 +9,31 @@ from typing import Mapping
 _NOISE = 1e-12
 
 
+_ROW = {"unit": str, "device": str, "outcome": str, "duration_s": (int, float)}
+
+
 def load_record(path: str | Path) -> dict:
-    data = json.loads(Path(path).read_text())
-    if "results" not in data or "environment" not in data:
-        raise ValueError(f"{path} is not a refsuite record (made by `refsuite run --record PATH`)")
+    """A record written by ``refsuite run --record``; ValueError naming what is wrong otherwise."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: not JSON ({exc})") from None
+    hint = "is not a refsuite record (made by `refsuite run --record PATH`)"
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list) or not isinstance(data.get("environment"), dict):
+        raise ValueError(f"{path} {hint}: expected an object with 'environment' and 'results'")
+    for i, row in enumerate(data["results"]):
+        bad = [key for key, kind in _ROW.items() if not isinstance(row, dict) or not isinstance(row.get(key), kind)]
+        if bad:
+            raise ValueError(f"{path} {hint}: results[{i}] lacks a valid {', '.join(bad)}")
+        for c in row.get("comparisons", []):
+            if not isinstance(c, dict) or not all(isinstance(c.get(k), (int, float)) for k in ("max_abs_err", "max_rel_err")):
+                raise ValueError(f"{path} {hint}: results[{i}] has a malformed comparison")
+    env = data["environment"]
+    for key in ("torch", "torchvision", "python"):
+        env.setdefault(key, "?")
+    env["devices"] = [str(d) for d in env.get("devices") or []]
     return data
 
 

@@ -229,9 +229,12 @@ def resolve_devices(specs: Sequence[str], types: Mapping[str, DeviceType]) -> li
 
     Raises UsageError, naming the available devices, for anything unknown or absent.
     """
-    wanted = [part.strip() for spec in specs for part in spec.split(",") if part.strip()]
-    if not wanted:
+    wanted = [part.strip() for spec in specs for part in spec.split(",")]
+    if not specs:
         wanted = ["cpu"]
+    if "" in wanted:
+        shown = ",".join(repr(spec) for spec in specs)
+        raise UsageError(f"empty device name in --device {shown}: available: {_available_text(types)}")
     resolved: list[Device] = []
     for spec in wanted:
         for device in _resolve_one(spec, types):

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from .._version import __version__
+from .errors import UsageError
 
 
 def environment(devices: list[str] | None = None, dataset: str | None = None) -> dict:
@@ -56,3 +57,21 @@ def write_json(path: str | os.PathLike, payload: dict) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def check_writable(path: str | os.PathLike, option: str) -> Path:
+    """``path`` made absolute, once it is known that a file can be written there; UsageError otherwise.
+
+    Checked before any work starts, so a run never ends by losing its results to a bad path. A
+    missing parent directory is created, as pytest does for --junitxml.
+    """
+    path = Path(path).expanduser().absolute()
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a directory; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".check"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot write there ({exc.strerror or exc})") from None
+    return path

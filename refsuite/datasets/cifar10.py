@@ -34,7 +34,8 @@ class CIFAR10(DatasetPlugin):
         if root is None:
             return f"no data root: pass --data-root PATH or set ${DATA_ROOT_ENV}"
         if not root.is_dir():
-            return f"data root {root} does not exist (it is not created for you)"
+            state = "is not a directory" if root.exists() else "does not exist (it is not created for you)"
+            return f"data root {root} {state}"
         if download:
             return None
         folder = root / BASE_FOLDER
@@ -52,8 +53,12 @@ class CIFAR10(DatasetPlugin):
         if problem:
             raise DatasetError(problem)
         cls = reader(*_published())
-        train = cls(str(root), train=True, download=download)
-        test = cls(str(root), train=False, download=download)
+        try:
+            train = cls(str(root), train=True, download=download)
+            test = cls(str(root), train=False, download=False)
+        except (OSError, RuntimeError) as exc:  # URLError is an OSError
+            action = f"downloading CIFAR-10 into {root}" if download else f"reading CIFAR-10 from {root}"
+            raise DatasetError(f"{action} failed: {getattr(exc, 'reason', None) or exc}") from None
         return LoadedDataset(self.name, train, test, tuple(train.classes), golden.CIFAR10_MEAN, golden.CIFAR10_STD)
 
 CIFAR10_DATASET = CIFAR10()

@@ -15,34 +15,39 @@ TEST_FILE = "test_batch"
 META_FILE = "batches.meta"
 
 
-#: (path, device, inode, size, mtime) -> md5: a file that is replaced or rewritten is hashed again
+#: (algorithm, path, device, inode, size, mtime) -> hex digest: a replaced or rewritten file is hashed again
 _HASHED: dict[tuple, str] = {}
 
 
-def _hash(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
+def _hash(path: Path, algorithm: str = "md5") -> str:
+    digest = hashlib.new(algorithm, usedforsecurity=False)
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def md5(path: Path) -> str:
-    """The file's md5, computed once per version of the file in this process.
+def file_digest(path: Path, algorithm: str = "md5") -> str:
+    """The file's digest, computed once per version of the file in this process.
 
     torchvision's CIFAR10 checks every file for the train split and again for the test split; the
     dataset plugins check them before that. Keyed by the file's identity, those checks share one pass.
     """
     info = os.stat(path)
-    key = (os.fspath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    key = (algorithm, os.fspath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
     if key not in _HASHED:
-        _HASHED[key] = _hash(Path(path))
+        _HASHED[key] = _hash(Path(path), algorithm)
     return _HASHED[key]
 
 
-def reader(train_files: list[tuple[str, str]], test_file: tuple[str, str], meta_file: tuple[str, str]):
-    """torchvision's CIFAR10 class for files with these ``(name, md5)`` sums, its integrity check done
-    with :func:`md5`: each file hashed once per load, and always before it is unpickled."""
+def md5(path: Path) -> str:
+    return file_digest(path, "md5")
+
+
+def reader(train_files: list[tuple[str, str]], test_file: tuple[str, str], meta_file: tuple[str, str],
+           algorithm: str = "md5"):
+    """torchvision's CIFAR10 class for files with these ``(name, digest)`` sums, its integrity check
+    done with :func:`file_digest`: each file hashed once per load, and always before it is unpickled."""
     import torchvision
 
     class CheckedCIFAR10(torchvision.datasets.CIFAR10):
@@ -52,7 +57,7 @@ def reader(train_files: list[tuple[str, str]], test_file: tuple[str, str], meta_
 
         def _matches(self, name: str, expected: str) -> bool:
             path = Path(self.root, self.base_folder, name)
-            return path.is_file() and md5(path) == expected
+            return path.is_file() and not path.is_symlink() and file_digest(path, algorithm) == expected
 
         def _check_integrity(self) -> bool:
             return all(self._matches(name, expected) for name, expected in self.train_list + self.test_list)
@@ -68,8 +73,8 @@ def reader(train_files: list[tuple[str, str]], test_file: tuple[str, str], meta_
     return CheckedCIFAR10
 
 
-def write_batch(path: Path, images_chw: np.ndarray, labels: np.ndarray, batch_label: str) -> None:
-    """One batch file (the published files are Python 2 pickles whose keys torchvision reads as str).
+def batch_bytes(images_chw: np.ndarray, labels: np.ndarray, batch_label: str) -> bytes:
+    """One batch file's bytes (the published files are Python 2 pickles whose keys torchvision reads as str).
 
     ``data`` is N×3072 uint8 (1024 R, then G, then B, row-major), as CIFAR-10 stores it."""
     n = len(labels)
@@ -79,14 +84,13 @@ def write_batch(path: Path, images_chw: np.ndarray, labels: np.ndarray, batch_la
         "data": np.ascontiguousarray(images_chw.reshape(n, 3 * 32 * 32), dtype=np.uint8),
         "filenames": [f"synthetic_{batch_label.replace(' ', '_')}_{i:05d}.png" for i in range(n)],
     }
-    with open(path, "wb") as fh:
-        pickle.dump(entry, fh, protocol=2)  # the protocol of the published files
+    return pickle.dumps(entry, protocol=2)  # the protocol of the published files
 
 
-def write_meta(path: Path, label_names, per_batch: int) -> None:
-    meta = {"label_names": list(label_names), "num_cases_per_batch": per_batch, "num_vis": 3072}
-    with open(path, "wb") as fh:
-        pickle.dump(meta, fh, protocol=2)
+def meta_bytes(label_names, per_batch: int) -> bytes:
+    return pickle.dumps({"label_names": list(label_names), "num_cases_per_batch": per_batch, "num_vis": 3072},
+                        protocol=2)
+
 
 #: ``label_names`` in the published batches.meta (the tutorial abbreviates the first two).
 CIFAR10_LABEL_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")

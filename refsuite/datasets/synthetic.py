@@ -2,31 +2,43 @@
 
 Each class is a sinusoidal grating with its own orientation, frequency and colour, plus
 noise, so LeNet learns the classes well above chance. The files are read back through
-torchvision's own CIFAR10 class with its md5 integrity check kept: the generated files'
-checksums replace the published ones. Generation is cached, written atomically
-(temporary directory, then rename) under a file lock, and regenerated with a warning
-when the cache fails its checksums.
+torchvision's own CIFAR10 class with its integrity check kept.
+
+What is trusted: generation is deterministic by seed and size, so the files' expected SHA-256
+digests come from the code, by generating the same bytes in memory (0.6 s for the default 6,000
+images, once per process) — never from a file beside the data. A file that does not match is
+never unpickled: the cache is regenerated with a warning. The cache is written atomically
+(temporary directory, then rename) under a file lock; a valid cache is read without the lock, so
+a read-only one works.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
-from filelock import FileLock
 
-from ..core.cache import default_cache_dir
-from ..core.errors import DatasetError
+from ..core.cache import default_cache_dir, private_dir
+from ..core.errors import DatasetError, UsageError
+from ..core.locks import waiting_lock
 from .base import DatasetPlugin, LoadedDataset
-from .cifar_format import (BASE_FOLDER, CIFAR10_LABEL_NAMES, META_FILE, TEST_FILE, TRAIN_FILES, md5, reader,
-                           write_batch, write_meta)
+from .cifar_format import (BASE_FOLDER, CIFAR10_LABEL_NAMES, META_FILE, TEST_FILE, TRAIN_FILES, batch_bytes,
+                           file_digest, meta_bytes, reader)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 SIZE_ENV = "REFSUITE_SYNTHETIC_SIZE"  # "TRAIN,TEST", e.g. "5000,1000"
+DEFAULT_SIZE = (5000, 1000)
+#: images per split: at least one per class, at most what fits comfortably in memory
+MIN_SIZE, MAX_SIZE = 10, 200_000
+#: what the directory holds, for people; nothing in it is trusted
 MANIFEST = "refsuite-manifest.json"
 
 # One colour per class, far enough apart to tell classes apart by colour alone in part.
@@ -34,6 +46,23 @@ _PALETTE = np.array(
     [[0.55, 0.35, 0.35], [0.35, 0.55, 0.35], [0.35, 0.35, 0.55], [0.55, 0.55, 0.35], [0.55, 0.35, 0.55],
      [0.35, 0.55, 0.55], [0.45, 0.45, 0.45], [0.60, 0.45, 0.30], [0.30, 0.45, 0.60], [0.45, 0.60, 0.30]]
 )
+
+
+def parse_size(text: str, source: str = SIZE_ENV) -> tuple[int, int]:
+    """``"TRAIN,TEST"`` as two sizes in range; a UsageError naming ``source`` otherwise."""
+    try:
+        train, test = (int(x) for x in text.split(","))
+    except ValueError:
+        raise UsageError(f"{source}={text!r}: expected TRAIN,TEST such as 5000,1000") from None
+    for value in (train, test):
+        if not MIN_SIZE <= value <= MAX_SIZE:
+            raise UsageError(f"{source}={text!r}: each split needs {MIN_SIZE} to {MAX_SIZE:,} images")
+    return train, test
+
+
+def split_sizes(total: int, parts: int) -> list[int]:
+    """``total`` images over ``parts`` files, as even as they go (the first files take the remainder)."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
 def render(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
@@ -51,40 +80,59 @@ def render(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
 
 
-def generate(target: Path, train_size: int, test_size: int, seed: int) -> None:
-    """Write the dataset into ``target`` (which must not exist yet) and its manifest last."""
-    from tqdm.auto import tqdm
+@dataclasses.dataclass(frozen=True)
+class Expected:
+    """What a generation produces: each file's SHA-256, and the training images' per-channel statistics."""
 
+    digests: dict
+    mean: tuple
+    std: tuple
+
+
+def _files(seed: int, train_size: int, test_size: int, stats: dict) -> Iterator[tuple[str, bytes]]:
+    """Each file's name and bytes, in order; ``stats`` receives the training pixels' mean and std at the end."""
     rng = np.random.default_rng(seed)
-    folder = target / BASE_FOLDER
-    folder.mkdir(parents=True)
-    per_batch = -(-train_size // len(TRAIN_FILES))
-    sums = {}
-    total = np.zeros(3)
-    total_sq = np.zeros(3)
-    count = 0
-    plan = [(name, min(per_batch, train_size - i * per_batch)) for i, name in enumerate(TRAIN_FILES)]
-    plan.append((TEST_FILE, test_size))
-    # delay: only shows a bar when generation takes more than a moment
-    for name, n in tqdm(plan, desc="generating synthetic-cifar10", unit="batch", delay=1.0):
+    sizes = split_sizes(train_size, len(TRAIN_FILES))
+    total, total_sq, count = np.zeros(3), np.zeros(3), 0
+    for i, (name, n) in enumerate([*zip(TRAIN_FILES, sizes), (TEST_FILE, test_size)]):
         labels = np.arange(n) % 10
         rng.shuffle(labels)
         images = render(rng, labels)
-        write_batch(folder / name, images, labels, "testing batch 1 of 1" if name == TEST_FILE else f"training batch {name[-1]} of 5")
-        sums[name] = md5(folder / name)
-        if name != TEST_FILE:
+        test = name == TEST_FILE
+        yield name, batch_bytes(images, labels, "testing batch 1 of 1" if test else f"training batch {i + 1} of 5")
+        if not test:
             pixels = images.astype(np.float64) / 255.0
             total += pixels.sum(axis=(0, 2, 3))
             total_sq += (pixels**2).sum(axis=(0, 2, 3))
             count += n * 32 * 32
-    write_meta(folder / META_FILE, CIFAR10_LABEL_NAMES, per_batch)
-    sums[META_FILE] = md5(folder / META_FILE)
+    yield META_FILE, meta_bytes(CIFAR10_LABEL_NAMES, sizes[0])
     mean = total / count
-    std = np.sqrt((total_sq - count * mean**2) / (count - 1))  # Bessel, as torch.std
-    manifest = {
-        "format": FORMAT_VERSION, "seed": seed, "train_size": train_size, "test_size": test_size,
-        "md5": sums, "mean": mean.tolist(), "std": std.tolist(),
-    }
+    stats["mean"] = tuple(mean.tolist())
+    stats["std"] = tuple(np.sqrt((total_sq - count * mean**2) / (count - 1)).tolist())  # Bessel, as torch.std
+
+
+@functools.lru_cache(maxsize=8)
+def expected(seed: int, train_size: int, test_size: int) -> Expected:
+    """The digests and statistics of a generation, computed by generating it in memory."""
+    stats: dict = {}
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in _files(seed, train_size, test_size, stats)}
+    return Expected(digests, stats["mean"], stats["std"])
+
+
+def generate(target: Path, train_size: int, test_size: int, seed: int) -> None:
+    """Write the dataset into ``target`` (which must not exist yet)."""
+    from tqdm.auto import tqdm
+
+    folder = target / BASE_FOLDER
+    folder.mkdir(parents=True)
+    stats: dict = {}
+    files = _files(seed, train_size, test_size, stats)
+    # delay: only shows a bar when generation takes more than a moment
+    for name, data in tqdm(files, desc="generating synthetic-cifar10", unit="file", total=len(TRAIN_FILES) + 2,
+                           delay=1.0):
+        (folder / name).write_bytes(data)
+    manifest = {"format": FORMAT_VERSION, "seed": seed, "train_size": train_size, "test_size": test_size,
+                "note": "for people: refsuite checks these files against digests its code computes"}
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2))
 
 
@@ -93,78 +141,102 @@ class SyntheticCIFAR10(DatasetPlugin):
     description = "offline, deterministic, learnable; CIFAR-10's format read by torchvision (default)"
 
     def __init__(self, train_size: int | None = None, test_size: int | None = None, seed: int = 0) -> None:
-        if train_size is None or test_size is None:
-            env = os.environ.get(SIZE_ENV, "5000,1000")
-            try:
-                env_train, env_test = (int(x) for x in env.split(","))
-            except ValueError:
-                raise DatasetError(f"{SIZE_ENV}={env!r}: expected TRAIN,TEST such as 5000,1000") from None
-            train_size = env_train if train_size is None else train_size
-            test_size = env_test if test_size is None else test_size
-        if train_size < 10 or test_size < 10:
-            raise DatasetError(f"synthetic-cifar10 needs at least 10 images per split, got {train_size},{test_size}")
-        self.train_size, self.test_size, self.seed = train_size, test_size, seed
+        # sizes left as None come from $REFSUITE_SYNTHETIC_SIZE when the dataset is used, so a bad
+        # setting is a usage error of the run, not a plugin that fails to import
+        self._train_size, self._test_size, self.seed = train_size, test_size, seed
+        for value in (train_size, test_size):
+            if value is not None and not MIN_SIZE <= value <= MAX_SIZE:
+                raise ValueError(f"synthetic-cifar10 needs {MIN_SIZE} to {MAX_SIZE:,} images per split, got {value}")
+
+    @property
+    def sizes(self) -> tuple[int, int]:
+        if self._train_size is not None and self._test_size is not None:
+            return self._train_size, self._test_size
+        env = os.environ.get(SIZE_ENV)
+        train, test = parse_size(env) if env else DEFAULT_SIZE
+        return (train if self._train_size is None else self._train_size,
+                test if self._test_size is None else self._test_size)
+
+    @property
+    def train_size(self) -> int:
+        return self.sizes[0]
+
+    @property
+    def test_size(self) -> int:
+        return self.sizes[1]
 
     def directory(self, root: Path | None) -> Path:
         base = Path(root) if root else default_cache_dir()
         return base / f"synthetic-cifar10-v{FORMAT_VERSION}-seed{self.seed}-{self.train_size}-{self.test_size}"
 
     def problem(self, root: Path | None, download: bool) -> str | None:
-        return None  # generated on demand
-
-    def ensure(self, root: Path | None = None) -> tuple[Path, dict]:
-        """The cached dataset's directory and manifest, generating it if absent or corrupt."""
-        target = self.directory(root)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(target) + ".lock"):
-            manifest = self._verified_manifest(target)
-            if manifest is None:
-                # Holding the lock, any partial directory is a killed writer's leftover.
-                for stale in target.parent.glob(f".{target.name}.*.partial"):
-                    shutil.rmtree(stale, ignore_errors=True)
-                tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
-                try:
-                    generate(tmp / "data", self.train_size, self.test_size, self.seed)
-                    os.replace(tmp / "data", target)  # atomic: a reader sees all or nothing
-                finally:
-                    shutil.rmtree(tmp, ignore_errors=True)
-                manifest = self._verified_manifest(target)
-                if manifest is None:
-                    raise DatasetError(f"freshly generated dataset in {target} fails its own checksums")
-        return target, manifest
-
-    def _verified_manifest(self, target: Path) -> dict | None:
-        if not target.exists():
-            return None
-        problem = None
         try:
-            manifest = json.loads((target / MANIFEST).read_text())
-            for name, expected in manifest["md5"].items():
-                path = target / BASE_FOLDER / name
-                if not path.exists():
-                    problem = f"{path} is missing"
-                elif md5(path) != expected:
-                    problem = f"{path} fails its md5 checksum"
-                if problem:
-                    break
-        except (OSError, ValueError, KeyError) as exc:
-            problem = f"{target / MANIFEST} is unreadable ({exc})"
-        if problem is None:
-            return manifest
-        warnings.warn(f"synthetic-cifar10 cache is corrupt ({problem}); regenerating it", stacklevel=3)
-        trash = target.with_name(f".{target.name}.corrupt")
-        shutil.rmtree(trash, ignore_errors=True)
-        os.replace(target, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+            self.sizes
+            if root is None:
+                private_dir(default_cache_dir())
+        except UsageError as exc:
+            return str(exc)
+        if root is not None and not Path(root).is_dir():
+            state = "is not a directory" if Path(root).exists() else "does not exist (it is not created for you)"
+            return f"data root {root} {state}"
         return None
 
+    def _mismatch(self, target: Path, want: Expected) -> str | None:
+        """What is wrong with the files in ``target`` (None: every file has the bytes the code generates)."""
+        for name, digest in want.digests.items():
+            path = target / BASE_FOLDER / name
+            if path.is_symlink() or not path.is_file():
+                return f"{path} is missing"
+            if file_digest(path, "sha256") != digest:
+                return f"{path} does not match the generated data"
+        return None
+
+    def ensure(self, root: Path | None = None) -> tuple[Path, Expected]:
+        """The cached dataset's directory and what it holds, generating it if absent or corrupt."""
+        problem = self.problem(root, False)
+        if problem:
+            raise UsageError(f"dataset {self.name!r} cannot be used: {problem}")
+        target = self.directory(root)
+        want = expected(self.seed, self.train_size, self.test_size)
+        if target.is_dir() and self._mismatch(target, want) is None:
+            return target, want  # nothing to write: no lock needed, so a read-only cache works
+        try:
+            with waiting_lock(Path(str(target) + ".lock"), f"{self.name} in {target.parent}"):
+                mismatch = self._mismatch(target, want) if target.exists() else "absent"
+                if mismatch is not None:
+                    self._generate(target, mismatch)
+        except OSError as exc:
+            raise DatasetError(f"cannot write {self.name} into {target.parent}: {exc.strerror or exc}") from None
+        mismatch = self._mismatch(target, want)
+        if mismatch is not None:
+            raise DatasetError(f"freshly generated {self.name} in {target} fails its check: {mismatch}")
+        return target, want
+
+    def _generate(self, target: Path, mismatch: str) -> None:
+        if target.exists() or target.is_symlink():
+            warnings.warn(f"synthetic-cifar10 cache is corrupt ({mismatch}); regenerating it", stacklevel=4)
+            trash = target.with_name(f".{target.name}.corrupt")
+            shutil.rmtree(trash, ignore_errors=True)
+            os.replace(target, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        # Holding the lock, any partial directory is a killed writer's leftover.
+        for stale in target.parent.glob(f".{target.name}.*.partial"):
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+        try:
+            generate(tmp / "data", self.train_size, self.test_size, self.seed)
+            os.replace(tmp / "data", target)  # atomic: a reader sees all or nothing
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def load(self, root: Path | None, download: bool) -> LoadedDataset:
-        target, manifest = self.ensure(root)
-        sums = manifest["md5"]
-        cls = reader([(name, sums[name]) for name in TRAIN_FILES if name in sums], (TEST_FILE, sums[TEST_FILE]),
-                     (META_FILE, sums[META_FILE]))
+        target, want = self.ensure(root)
+        d = want.digests
+        cls = reader([(name, d[name]) for name in TRAIN_FILES], (TEST_FILE, d[TEST_FILE]), (META_FILE, d[META_FILE]),
+                     algorithm="sha256")
         train = cls(str(target), train=True, download=False)
         test = cls(str(target), train=False, download=False)
-        return LoadedDataset(self.name, train, test, tuple(train.classes), manifest["mean"], manifest["std"])
+        return LoadedDataset(self.name, train, test, tuple(train.classes), want.mean, want.std)
+
 
 SYNTHETIC_CIFAR10 = SyntheticCIFAR10()
