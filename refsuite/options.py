@@ -79,12 +79,12 @@ def to_pytest_args(args: argparse.Namespace, options: Iterable[Option] = RUN) ->
     return argv
 
 
-def load_dataset(args: argparse.Namespace):
-    """The dataset that the data options in ``args`` choose, loaded."""
+def dataset_selection(args: argparse.Namespace):
+    """The dataset that the data options in ``args`` choose, checked (a UsageError if it cannot be used), not loaded."""
     from .core.discovery import discover
     from .datasets.base import DatasetSelection
 
-    return DatasetSelection.from_options(discover().datasets, args.dataset, args.data_root, args.download).load()
+    return DatasetSelection.from_options(discover().datasets, args.dataset, args.data_root, args.download)
 
 
 def _number(kind, low, high, what):

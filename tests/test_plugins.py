@@ -159,6 +159,15 @@ def test_broken_and_duplicate_plugins_are_named_and_hide_nothing(env, tmp_path):
         assert "refsuite-plugin[refsuite.units:broken] FAILED" in run.stdout and "broken on purpose" in run.stdout
         assert "duplicate unit id 'tensors.seed.repeats': registered by refsuite.units:tensors (refsuite 0.1.0) and again by refsuite.units:dup (refsuite-dup 1.0)" in run.stdout
         assert "tensors.seed.repeats[cpu] PASSED" in run.stdout and "models.conv.conv2d_matches_numpy[cpu] PASSED" in run.stdout
+        # -k selecting none of the broken providers' items does not make the run green
+        selected = env.refsuite("run", "-k", "tensors.math", cwd=tmp_path)
+        assert selected.returncode == 1, selected.stdout[-3000:]
+        assert "refsuite: FAILED refsuite.units:broken (refsuite-broken 1.0): ImportError: broken on purpose" in selected.stdout
+        assert "duplicate unit id 'tensors.seed.repeats'" in selected.stdout
+        by_pytest = env.run("-m", "pytest", "--units", "-k", "tensors.math", "-p", "no:cacheprovider", str(tmp_path), cwd=tmp_path)
+        assert by_pytest.returncode == 1 and "refsuite: FAILED refsuite.units:broken" in by_pytest.stdout, by_pytest.stdout[-3000:]
+        nothing = env.refsuite("run", "-k", "no_unit_has_this_name", cwd=tmp_path)
+        assert nothing.returncode == 1, nothing.stdout[-3000:]
     finally:
         env.pip("uninstall", "-y", "-q", "refsuite-broken", "refsuite-dup")
 

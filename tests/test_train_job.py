@@ -43,3 +43,36 @@ def test_ctrl_c_keeps_the_metrics_so_far(tmp_path):
     assert proc.returncode == 130, err
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["interrupted"] is True and metrics["windows"]
+
+
+INTERRUPTED_EVALUATION = """
+import sys
+from refsuite import cli
+from refsuite.cli import train
+
+def interrupted(*args, **kwargs):
+    raise KeyboardInterrupt
+
+train.evaluate = interrupted
+sys.exit(cli.main(["train", "--epochs", "1", "--out", sys.argv[1]]))
+"""
+
+
+def test_ctrl_c_during_evaluation_keeps_the_finished_training(tmp_path):
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_EVALUATION, str(out)], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+    assert done.returncode == 130, done.stderr[-3000:]
+    assert "Finished Training" in done.stdout and "Traceback" not in done.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stage"] == "interrupted during evaluation" and metrics["interrupted"] is True
+    assert metrics["windows"] and metrics["images"] == 5000 and "accuracy" not in metrics
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")], "a temporary file was left behind"
+
+
+def test_metrics_say_the_run_was_evaluated(tmp_path):
+    out = tmp_path / "out"
+    res = run_refsuite("train", "--epochs", "1", "--batch-size", "64", "--out", str(out), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stage"] == "evaluated" and metrics["config"]["batch_size"] == 64

@@ -31,6 +31,10 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if args.json:
         args.json = str(check_writable(args.json, "--json"))
+    from ..core.devices import resolve_devices
+    from ..core.discovery import discover
+
+    resolve_devices(args.device, discover().devices)  # a bad --device is a usage error before anything runs
     # read by the benchmark module's parametrisation; restored so an in-process caller is unchanged
     quick_before = os.environ.pop("REFSUITE_BENCH_QUICK", None)
     if args.quick:

@@ -16,7 +16,7 @@ def main(args: argparse.Namespace) -> int:
     from ..tutorial import data, golden
 
     out = check_writable(args.out, "--out")
-    dataset = options.load_dataset(args)
+    dataset = options.dataset_selection(args).load()
     images, labels = data.first_batch(dataset.train, seed=args.seed, channels=dataset.channels)
     caption = data.label_line(labels, [golden.ABBREVIATIONS.get(c, c) for c in dataset.classes])
     path = data.save_grid_png(data.unnormalized_grid(images), caption, out)

@@ -40,16 +40,17 @@ def main(args: argparse.Namespace) -> int:
     from ..core.devices import resolve_devices
     from ..core.discovery import discover
 
-    out = Path(args.out)
-    check_writable(out)
     devices = resolve_devices(args.device, discover().devices)
     if len(devices) != 1:
         raise UsageError(f"train runs on one device, got {', '.join(d.label for d in devices)}")
     (device,) = devices
+    dataset = options.dataset_selection(args)
+    out = Path(args.out)
+    check_writable(out)
     batch = args.batch_size if args.batch_size is not None else (32 if args.fast else 4)
     recipe = Recipe(epochs=args.epochs, batch_size=batch, lr=args.lr, momentum=args.momentum, seed=args.seed,
                     window=args.window)
-    return run(device.torch, options.load_dataset(args), recipe, out, fast=args.fast, threads=args.threads)
+    return run(device.torch, dataset.load(), recipe, out, fast=args.fast, threads=args.threads)
 
 
 def check_writable(out: Path) -> None:

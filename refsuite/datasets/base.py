@@ -80,6 +80,12 @@ class DatasetSelection:
         problem = selection.plugin.problem(selection.root, download)
         if problem:
             raise UsageError(f"dataset {name!r} cannot be used: {problem}")
+        if download:
+            # asked for explicitly: fetch now, so a failed download stops the run before it starts
+            try:
+                selection.load()
+            except DatasetError as exc:
+                raise UsageError(f"dataset {name!r} cannot be used: {exc}") from None
         return selection
 
     def load(self) -> LoadedDataset:

@@ -185,3 +185,41 @@ def test_a_cache_others_may_write_is_refused(tmp_path, monkeypatch):
 def test_c_source_ships_with_the_package():
     # tests run against the installed plugin: this fails there if package-data drops the C file
     assert (files("refsuite_fastpath") / "csrc" / "fused_hotpath.c").is_file()
+
+
+PLANTED = r"""
+#include <stdio.h>
+__attribute__((constructor)) static void planted(void) { FILE *f = fopen("MARKER", "w"); if (f) fclose(f); }
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="a cache owned by another user needs root to set up")
+def test_a_library_planted_in_a_cache_owned_by_another_user_is_never_loaded(tmp_path):
+    import hashlib
+    import json
+    import shutil
+
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler to build the planted library")
+    marker = tmp_path / "planted-code-ran"
+    source = tmp_path / "planted.c"
+    source.write_text(PLANTED.replace("MARKER", str(marker)))
+    env = {**os.environ, "REFSUITE_CACHE": str(tmp_path / "cache")}
+    where = subprocess.run([sys.executable, "-c", "from refsuite_fastpath import c_kernels; print(c_kernels.library_path())"],
+                           env=env, capture_output=True, text=True, check=True).stdout.strip()
+    from pathlib import Path
+
+    library = Path(where)
+    library.parent.mkdir(parents=True)
+    subprocess.run([compiler, "-shared", "-fPIC", str(source), "-o", str(library)], check=True)
+    # the other user also writes the build record, digest and all
+    Path(str(library) + ".json").write_text(json.dumps({"sha256": hashlib.sha256(library.read_bytes()).hexdigest()}))
+    for path in (library.parent, library, Path(str(library) + ".json")):
+        os.chown(path, 65534, 65534)
+    library.parent.chmod(0o755)
+    done = subprocess.run([sys.executable, "-c", "from refsuite_fastpath import c_kernels; print(c_kernels.unavailable())"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "owned by uid 65534" in done.stdout, done.stdout
+    assert not marker.exists(), "the planted library was loaded"

@@ -1,0 +1,121 @@
+"""Bad input, run as a user runs it: each case a subprocess, with its exit code, its one-line message,
+no traceback, and nothing written where the user works.
+
+Usage errors exit 2 (the refsuite command) or 4 (pytest's usage code, where pytest runs the units).
+"""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Each case: argv, extra environment, exit code, the message (a regex over the one error line).
+# In argv and the environment, {file}, {dir}, {shared}, {missing}, {json_list}, {json_row} and
+# {not_json} are paths made per case.
+CASES = {
+    # refsuite run: settings and providers the run depends on, whatever -k selects
+    "run: synthetic size not a pair": (["run", "-k", "seed"], {"REFSUITE_SYNTHETIC_SIZE": "abc"}, 4,
+                                       r"REFSUITE_SYNTHETIC_SIZE='abc': expected TRAIN,TEST"),
+    "run: synthetic size negative": (["run", "-k", "seed"], {"REFSUITE_SYNTHETIC_SIZE": "100,-3"}, 4,
+                                     r"each split needs 10 to 200,000 images"),
+    "run: a cache others may write": (["run", "-k", "seed"], {"REFSUITE_CACHE": "{shared}"}, 4,
+                                      r"refusing .*shared: group or others may write it"),
+    "run: empty device": (["run", "--device", ""], {}, 4, r"empty device name in --device ''"),
+    "run: empty device in a list": (["run", "--device", "cpu,"], {}, 4, r"empty device name"),
+    "run: unknown device": (["run", "--device", "nope"], {}, 4, r"unknown device 'nope': available: cpu"),
+    "run: device index out of range": (["run", "--device", "cpu,cuda:9"], {}, 4, r"device 'cuda:9' is not available"),
+    "run: unknown dataset": (["run", "--dataset", "nope"], {}, 4, r"unknown dataset 'nope': available: .*synthetic-cifar10"),
+    "run: data root is a file": (["run", "--dataset", "cifar10", "--data-root", "{file}"], {}, 4,
+                                 r"data root .*afile is not a directory"),
+    "run: data root missing": (["run", "--dataset", "cifar10", "--data-root", "{missing}"], {}, 4,
+                               r"data root .*missing does not exist \(it is not created for you\)"),
+    "run: synthetic data root missing": (["run", "--data-root", "{missing}"], {}, 4, r"data root .*missing does not exist"),
+    "run: download without network": (["run", "--dataset", "cifar10", "--data-root", "{dir}", "--download"],
+                                      {"HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}, 4,
+                                      r"downloading CIFAR-10 into .*adir failed"),
+    "run: record path unwritable": (["run", "--record", "/proc/x/r.json"], {}, 2, r"--record /proc/x/r.json: cannot write there"),
+    "run: record path is a directory": (["run", "--record", "{dir}"], {}, 2, r"--record .*adir: is a directory"),
+    "run: junitxml path unwritable": (["run", "--junitxml", "/proc/x/u.xml"], {}, 2, r"--junitxml /proc/x/u.xml: cannot write there"),
+    "run: unknown profile": (["run", "--profile", "fastest"], {}, 2, r"argument --profile: invalid choice: 'fastest'"),
+    # refsuite train: every number in range, one device, a writable --out
+    "train: epochs -1": (["train", "--epochs", "-1"], {}, 2, r"argument --epochs: must be an integer ≥ 1, got -1"),
+    "train: epochs 0": (["train", "--epochs", "0"], {}, 2, r"argument --epochs: must be an integer ≥ 1, got 0"),
+    "train: fast with epochs 0": (["train", "--fast", "--epochs", "0"], {}, 2, r"argument --epochs: must be"),
+    "train: epochs not a number": (["train", "--epochs", "two"], {}, 2, r"argument --epochs: 'two' is not an integer"),
+    "train: batch size 0": (["train", "--batch-size", "0"], {}, 2, r"argument --batch-size: must be an integer ≥ 1, got 0"),
+    "train: batch size -3": (["train", "--batch-size", "-3"], {}, 2, r"argument --batch-size: must be an integer ≥ 1"),
+    "train: threads -1": (["train", "--threads", "-1"], {}, 2, r"argument --threads: must be an integer ≥ 1, got -1"),
+    "train: learning rate 0": (["train", "--lr", "0"], {}, 2, r"argument --lr: must be a number > 0, got 0"),
+    "train: learning rate nan": (["train", "--lr", "nan"], {}, 2, r"argument --lr: must be a number > 0, got nan"),
+    "train: momentum 1.5": (["train", "--momentum", "1.5"], {}, 2, r"argument --momentum: must be a number in \[0, 1\)"),
+    "train: window -2": (["train", "--window", "-2"], {}, 2, r"argument --window: must be an integer ≥ 0"),
+    "train: empty device": (["train", "--device", ""], {}, 2, r"empty device name in --device ''"),
+    "train: two devices in one": (["train", "--device", "cpu,meta"], {}, 2, r"train runs on one device, got cpu, meta"),
+    "train: two devices": (["train", "--device", "cpu", "--device", "meta"], {}, 2, r"train runs on one device"),
+    "train: unavailable device": (["train", "--device", "cuda:3"], {}, 2, r"device 'cuda:3' is not available"),
+    "train: out unwritable": (["train", "--out", "/proc/x/run"], {}, 2, r"--out /proc/x/run is not writable"),
+    "train: data root is a file": (["train", "--dataset", "cifar10", "--data-root", "{file}"], {}, 2, r"is not a directory"),
+    "train: synthetic size": (["train"], {"REFSUITE_SYNTHETIC_SIZE": "5000"}, 2, r"REFSUITE_SYNTHETIC_SIZE='5000'"),
+    # refsuite show-batch
+    "show-batch: out unwritable": (["show-batch", "--out", "/proc/x/g.png"], {}, 2, r"--out /proc/x/g.png: cannot write there"),
+    "show-batch: out is a directory": (["show-batch", "--out", "{dir}"], {}, 2, r"--out .*adir: is a directory"),
+    "show-batch: cifar10 without a root": (["show-batch", "--out", "g.png", "--dataset", "cifar10"], {}, 2, r"no data root"),
+    # refsuite compare and bench --compare: files of the wrong shape
+    "compare: missing file": (["compare", "{missing}", "{missing}"], {}, 2, r"missing: cannot read it"),
+    "compare: not JSON": (["compare", "{not_json}", "{not_json}"], {}, 2, r"not_json.json: not JSON"),
+    "compare: a JSON list": (["compare", "{json_list}", "{json_list}"], {}, 2, r"is not a refsuite record"),
+    "compare: a malformed row": (["compare", "{json_row}", "{json_row}"], {}, 2, r"results\[0\] lacks a valid .*outcome"),
+    "compare: factor not a number": (["compare", "{json_row}", "{json_row}", "--factor", "x"], {}, 2, r"argument --factor"),
+    "bench: compare a missing file": (["bench", "--compare", "{missing}", "{json_list}"], {}, 2, r"--compare: .*cannot read it"),
+    "bench: compare a record": (["bench", "--compare", "{json_row}", "{json_row}"], {}, 2, r"is not pytest-benchmark JSON"),
+    "bench: json unwritable": (["bench", "--json", "/proc/x/b.json"], {}, 2, r"--json /proc/x/b.json: cannot write there"),
+    "bench: unknown device": (["bench", "--device", "nope"], {}, 2, r"unknown device 'nope'"),
+    "bench: empty device": (["bench", "--device", ""], {}, 2, r"empty device name"),
+    # no subcommand, an unknown one
+    "no command": ([], {}, 2, r"the following arguments are required: command"),
+    "unknown command": (["frobnicate"], {}, 2, r"argument command: invalid choice: 'frobnicate'"),
+}
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "afile").write_text("a file, not a directory\n")
+    (work / "adir").mkdir()
+    (work / "not_json.json").write_text("{ nope")
+    (work / "list.json").write_text("[1, 2]")
+    (work / "row.json").write_text('{"environment": {}, "results": [{"unit": "u", "device": "cpu"}]}')
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    return work
+
+
+def _fill(text: str, work: Path) -> str:
+    return text.format(file=work / "afile", dir=work / "adir", shared=work.parent / "shared", missing=work / "missing",
+                       not_json=work / "not_json.json", json_list=work / "list.json", json_row=work / "row.json")
+
+
+def _snapshot(work: Path) -> dict:
+    return {str(p.relative_to(work)): p.stat().st_size for p in sorted(work.rglob("*"))}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_one_clear_line_and_writes_nothing(case, workdir, tmp_path):
+    argv, extra_env, code, message = CASES[case]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update({k: _fill(v, workdir) for k, v in extra_env.items()})
+    env.setdefault("REFSUITE_CACHE", str(tmp_path / "cache"))
+    before = _snapshot(workdir)
+    done = subprocess.run([sys.executable, "-m", "refsuite", *[_fill(a, workdir) for a in argv]], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == code, f"exit {done.returncode}, expected {code}:\n{output[-3000:]}"
+    assert "Traceback" not in output, output[-3000:]
+    errors = [line for line in output.splitlines() if re.search(message, line)]
+    assert errors, f"no line matches {message!r}:\n{output[-3000:]}"
+    assert len([line for line in done.stderr.splitlines() if line.strip()]) <= 1, f"more than one line:\n{done.stderr}"
+    assert _snapshot(workdir) == before, "bad input must not write anything where the user works"
