@@ -22,6 +22,10 @@ CASES = {
                                      r"each split needs 10 to 200,000 images"),
     "run: a cache others may write": (["run", "-k", "seed"], {"REFSUITE_CACHE": "{shared}"}, 4,
                                       r"refusing .*shared: group or others may write it"),
+    "run: the cache is a file": (["run", "-k", "seed"], {"REFSUITE_CACHE": "{file}"}, 4,
+                                 r"cannot use .*afile as a cache directory .*set \$REFSUITE_CACHE"),
+    "run: data root from the environment is a file": (["run", "--dataset", "cifar10"], {"REFSUITE_DATA_ROOT": "{file}"}, 4,
+                                                      r"data root .*afile is not a directory"),
     "run: empty device": (["run", "--device", ""], {}, 4, r"empty device name in --device ''"),
     "run: empty device in a list": (["run", "--device", "cpu,"], {}, 4, r"empty device name"),
     "run: unknown device": (["run", "--device", "nope"], {}, 4, r"unknown device 'nope': available: cpu"),
@@ -61,6 +65,7 @@ CASES = {
     # refsuite show-batch
     "show-batch: out unwritable": (["show-batch", "--out", "/proc/x/g.png"], {}, 2, r"--out /proc/x/g.png: cannot write there"),
     "show-batch: out is a directory": (["show-batch", "--out", "{dir}"], {}, 2, r"--out .*adir: is a directory"),
+    "show-batch: negative seed": (["show-batch", "--out", "g.png", "--seed", "-1"], {}, 2, r"argument --seed: must be an integer ≥ 0"),
     "show-batch: cifar10 without a root": (["show-batch", "--out", "g.png", "--dataset", "cifar10"], {}, 2, r"no data root"),
     # refsuite compare and bench --compare: files of the wrong shape
     "compare: missing file": (["compare", "{missing}", "{missing}"], {}, 2, r"missing: cannot read it"),

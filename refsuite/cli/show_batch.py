@@ -7,7 +7,7 @@ from .. import options
 
 def configure(p: argparse.ArgumentParser) -> None:
     options.add_to_argparse(p, options.DATA)
-    p.add_argument("--seed", type=int, default=0, help="seed of the shuffled batch (default: 0)")
+    p.add_argument("--seed", type=options.at_least(0), default=0, help="seed of the shuffled batch (default: 0)")
     p.add_argument("--out", required=True, help="PNG path to write")
 
 

@@ -33,6 +33,10 @@ def refuse_unless_private(path: Path) -> None:
 
 def private_dir(path: Path) -> Path:
     """``path``, created readable and writable by its owner only, after checking nobody else controls it."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot use {path} as a cache directory ({exc.strerror or exc}); "
+                         f"set ${CACHE_ENV} to a directory of your own") from None
     refuse_unless_private(path)
     return path
