@@ -149,3 +149,10 @@ def test_without_the_fastpath_plugin_nothing_is_compiled(tmp_path):
     variants = next(line for line in doctor.stdout.splitlines() if line.startswith("benchmark variants:"))
     assert "eager_nchw" in variants and "fused" not in variants
     assert not (tmp_path / "compiled").exists(), "something called the C compiler"
+
+
+def test_doctor_fails_when_the_default_dataset_cannot_be_used(tmp_path):
+    env = {**os.environ, "REFSUITE_SYNTHETIC_SIZE": "abc", "REFSUITE_CACHE": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "refsuite", "doctor"], env=env, capture_output=True, text=True)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "the default dataset cannot be used: REFSUITE_SYNTHETIC_SIZE='abc'" in done.stdout

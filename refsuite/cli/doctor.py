@@ -11,7 +11,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..core.discovery import discover
     from ..core.records import environment
-    from ..datasets.base import DATA_ROOT_ENV
+    from ..datasets.base import DATA_ROOT_ENV, DEFAULT_DATASET
 
     plugins = discover()
     env = environment()
@@ -30,8 +30,11 @@ def main(args: argparse.Namespace) -> int:
             print(f"         {label}")
         print(f"         dtypes: {' '.join(facts['dtypes'])}")
     print("\ndatasets:")
+    default_problem = None
     for name, ds in plugins.datasets.items():
         problem = ds.problem(None, False)
+        if name == DEFAULT_DATASET:
+            default_problem = problem
         print(f"  {name:<18} {'available' if problem is None else 'not available: ' + problem}  {ds.description}")
     print(f"  (data root from --data-root or ${DATA_ROOT_ENV})")
     print("\nbenchmark variants: " + (", ".join(plugins.variants) or "none"))
@@ -48,4 +51,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"  FAILED  {p.label}  {p.value}")
             print("    " + p.error.rstrip().replace("\n", "\n    "))
     print(f"\n{len(plugins.units)} units registered")
-    return 1 if plugins.failures else 0
+    if default_problem:
+        print(f"\nthe default dataset cannot be used: {default_problem}")
+    # a run would fail for either: so does the doctor
+    return 1 if plugins.failures or default_problem else 0
