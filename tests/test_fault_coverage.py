@@ -17,3 +17,11 @@ def test_every_unit_of_this_repository_has_a_planted_fault_test(plugins):
     assert "tensors.seed.golden" in ours, "no built-in units found"
     missing = sorted(ours - planted)
     assert not missing, f"units without a planted-fault test: {missing}"
+
+
+def test_every_memory_layout_has_a_planted_fault_test():
+    from test_memory_layout_faults import PLANTED
+
+    from refsuite.core.strategies import LAYOUTS
+
+    assert set(PLANTED) == set(LAYOUTS) - {"contiguous"}, "each layout the strategies draw needs a fault that only it exposes"

@@ -22,7 +22,8 @@ def main(args: argparse.Namespace) -> int:
     width = max(len(u.id) for u in chosen)
     for unit in chosen:
         was = f"  (was {', '.join(unit.aliases)})" if unit.aliases else ""
-        print(f"{unit.id:<{width}}  {unit.section:<10}  {unit.summary}  [requires: {unit.requires.describe()}]{was}")
+        tags = f" [{', '.join(sorted(unit.tags))}]" if unit.tags else ""
+        print(f"{unit.id:<{width}}  {unit.section:<10}  {unit.summary}  [requires: {unit.requires.describe()}]{tags}{was}")
     print(f"\n{len(chosen)} of {len(plugins.units)} units")
     for provider in plugins.failures:
         print(f"warning: {provider.label} failed to load (see `refsuite doctor`)", file=sys.stderr)

@@ -98,6 +98,8 @@ class Unit:
     provider: str = "?"
     #: ids this unit had before it was renamed or moved: records made under them still pair with it
     aliases: tuple = ()
+    #: what the listing should say about how the unit checks, e.g. "layouts" (draws memory layouts)
+    tags: frozenset = frozenset()
 
     @property
     def section(self) -> str:
@@ -125,7 +127,8 @@ class UnitGroup:
     def __init__(self) -> None:
         self._units: list[Unit] = []
 
-    def unit(self, id: str, *, requires: Requires | None = None, aliases: Iterable[str] = ()) -> Callable[[Callable], Unit]:
+    def unit(self, id: str, *, requires: Requires | None = None, aliases: Iterable[str] = (),
+             tags: Iterable[str] = ()) -> Callable[[Callable], Unit]:
         """Register the decorated check as unit ``id``; its docstring's first line is the summary.
 
         ``aliases``: the ids the unit had before a rename or move (see :meth:`Registry.get`).
@@ -136,7 +139,7 @@ class UnitGroup:
             if not summary:
                 raise ValueError(f"unit {id!r} needs a docstring: its first line is the unit's summary")
             made = Unit(id=id, check=check, summary=summary.splitlines()[0], requires=requires or Requires(),
-                        aliases=tuple(aliases))
+                        aliases=tuple(aliases), tags=frozenset(tags))
             for unit_id in (made.id, *made.aliases):
                 validate_id(unit_id)
             self._units.append(made)

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from torch.utils.data import DataLoader, TensorDataset
 
+from ..core import strategies as rst
 from ..core.registry import Requires, UnitGroup
 from ..tutorial import data as tdata
 from ..tutorial import golden
@@ -35,7 +36,7 @@ def to_tensor(ctx):
     assert bool((white == 1.0).all()), f"255 became {white.flatten()[0].item()!r}, not exactly 1.0"
 
 
-@units.unit("data.normalize.inverse_round_trips", requires=TORCHVISION)
+@units.unit("data.normalize.inverse_round_trips", requires=TORCHVISION, tags=("layouts",))
 def normalize(ctx):
     """Normalize with the tutorial's constants computes (x - mean) / std per channel, and its inverse restores x."""
     from torchvision import transforms
@@ -45,11 +46,15 @@ def normalize(ctx):
     m = torch.tensor(mean).view(3, 1, 1)
     s = torch.tensor(std).view(3, 1, 1)
 
-    @ctx.given(x=hnp.arrays(np.float32, st.tuples(st.just(3), st.integers(1, 6), st.integers(1, 6)), elements=st.floats(0, 1, width=32)))
+    # a batch too (Normalize takes (..., C, H, W)): 4-D tensors can be channels_last
+    image_shapes = st.tuples(st.integers(1, 6), st.integers(1, 6)).flatmap(
+        lambda hw: st.sampled_from([(3, *hw), (1, 3, *hw), (2, 3, *hw)]))
+
+    @ctx.given(x=rst.tensors(ctx.device, shape=image_shapes, min_value=0, max_value=1))
     def prop(x):
-        x = torch.from_numpy(x).to(ctx.torch_device)
         y = norm(x)
         ref = (x.cpu().numpy().astype(np.float64) - np.array(mean)[:, None, None]) / np.array(std)[:, None, None]
+        ref = ref.astype(np.float32)
         ctx.assert_close(y, torch.from_numpy(ref), what="Normalize vs (x - mean) / std")
         back = y * s.to(ctx.torch_device) + m.to(ctx.torch_device)
         ctx.assert_close(back, x, what="inverse(Normalize(x))")

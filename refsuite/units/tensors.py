@@ -96,7 +96,7 @@ def seed_repeats(ctx):
 # --- arithmetic -----------------------------------------------------------------------
 
 
-@units.unit("tensors.arithmetic.ones_plus_twos")
+@units.unit("tensors.arithmetic.ones_plus_twos", tags=("layouts",))
 def ones_plus_twos(ctx):
     """ones + twos = threes elementwise and keeps the (2, 3) shape; scalars distribute over tensors."""
     ones = torch.ones(2, 3, device=ctx.torch_device)
@@ -129,11 +129,12 @@ def mismatched_shapes_raise(ctx):
     raise AssertionError("(2, 3) + (3, 2) did not raise RuntimeError")
 
 
-@units.unit("tensors.arithmetic.broadcast_matches_numpy", requires=FLOAT64)
+@units.unit("tensors.arithmetic.broadcast_matches_numpy", requires=FLOAT64, tags=("layouts",))
 def broadcast_matches_numpy(ctx):
     """For broadcast-compatible shapes, a + b and a * b have numpy's shape and values."""
 
-    @ctx.given(data=st.data(), shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=4, max_side=4))
+    # min_side=0: empty tensors broadcast too
+    @ctx.given(data=st.data(), shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=4, min_side=0, max_side=4))
     def prop(data, shapes):
         a = data.draw(rst.tensors(ctx.device, shape=shapes.input_shapes[0], dtype=torch.float64))
         b = data.draw(rst.tensors(ctx.device, shape=shapes.input_shapes[1], dtype=torch.float64))
@@ -176,20 +177,21 @@ def math_golden(ctx):
         ctx.assert_golden(got.cpu(), printed, what=what)
 
 
-@units.unit("tensors.math.abs_matches_numpy")
+@units.unit("tensors.math.abs_matches_numpy", tags=("layouts",))
 def abs_matches_numpy(ctx):
-    """abs is non-negative and equals numpy's abs."""
+    """abs is non-negative and equals numpy's abs (0-d and empty tensors included)."""
 
-    @ctx.given(x=rst.tensors(ctx.device))
-    def prop(x):
+    def check(x):
         got = torch.abs(x)
         assert bool((got >= 0).all()), "abs returned a negative value"
-        ctx.assert_close(got, torch.from_numpy(np.abs(_np(x))), what="abs vs numpy")
+        ctx.assert_close(got, torch.from_numpy(np.asarray(np.abs(_np(x)))), what="abs vs numpy")
 
-    prop()
+    for edge in (torch.tensor(-1.5), torch.empty(0), torch.empty(2, 0, 3)):
+        check(edge.to(ctx.torch_device))
+    ctx.given(x=rst.tensors(ctx.device))(check)()
 
 
-@units.unit("tensors.math.asin_inverts_sin", requires=FLOAT64)
+@units.unit("tensors.math.asin_inverts_sin", requires=FLOAT64, tags=("layouts",))
 def asin_inverts_sin(ctx):
     """asin(sin(x)) = x on [-π/2, π/2], and asin equals numpy's arcsin on [-1, 1] (float64)."""
 
@@ -209,7 +211,7 @@ def _well_conditioned(device, n):
     return rst.tensors(device, shape=(n, n), dtype=torch.float64, min_value=-2, max_value=2)
 
 
-@units.unit("tensors.math.det_is_multiplicative", requires=FLOAT64)
+@units.unit("tensors.math.det_is_multiplicative", requires=FLOAT64, tags=("layouts",))
 def det_is_multiplicative(ctx):
     """det(AB) = det(A)·det(B), and det equals numpy's (float64)."""
 
@@ -223,7 +225,7 @@ def det_is_multiplicative(ctx):
     prop()
 
 
-@units.unit("tensors.math.svd_reconstructs", requires=FLOAT64)
+@units.unit("tensors.math.svd_reconstructs", requires=FLOAT64, tags=("layouts",))
 def svd_reconstructs(ctx):
     """torch.svd gives U·diag(S)·Vᵀ = A with orthonormal columns and sorted, non-negative S (float64)."""
 
@@ -239,7 +241,7 @@ def svd_reconstructs(ctx):
     prop()
 
 
-@units.unit("tensors.math.std_mean_matches_numpy", requires=FLOAT64)
+@units.unit("tensors.math.std_mean_matches_numpy", requires=FLOAT64, tags=("layouts",))
 def std_mean_matches_numpy(ctx):
     """std_mean returns (std with Bessel's correction, mean), matching numpy's ddof=1 std and mean."""
 
@@ -252,7 +254,7 @@ def std_mean_matches_numpy(ctx):
     prop()
 
 
-@units.unit("tensors.math.max_matches_numpy")
+@units.unit("tensors.math.max_matches_numpy", tags=("layouts",))
 def max_matches_numpy(ctx):
     """torch.max of a tensor equals numpy's max and is one of its elements."""
 
