@@ -6,9 +6,14 @@ once per file per load.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
+
 from pathlib import Path
 
+from ..core.cache import default_cache_dir, private_dir
 from ..core.errors import DatasetError
+from ..core.locks import waiting_lock
 from ..tutorial import golden
 from .base import DATA_ROOT_ENV, DatasetPlugin, LoadedDataset
 from .cifar_format import BASE_FOLDER, md5, reader
@@ -24,6 +29,12 @@ def _published():
 def _published_files() -> list[tuple[str, str]]:
     train, test, meta = _published()
     return [*train, test, meta]
+
+
+def _download_lock(root: Path) -> Path:
+    """A lock file for downloads into ``root``, kept in refsuite's cache, not in the user's data root."""
+    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    return private_dir(default_cache_dir() / "locks") / f"cifar10-download-{key}.lock"
 
 
 class CIFAR10(DatasetPlugin):
@@ -53,8 +64,12 @@ class CIFAR10(DatasetPlugin):
         if problem:
             raise DatasetError(problem)
         cls = reader(*_published())
+        # parallel workers (pytest -n) asking to download wait for one another instead of racing
+        lock = waiting_lock(_download_lock(root), f"the CIFAR-10 download into {root}") if download \
+            else contextlib.nullcontext()
         try:
-            train = cls(str(root), train=True, download=download)
+            with lock:
+                train = cls(str(root), train=True, download=download)
             test = cls(str(root), train=False, download=False)
         except (OSError, RuntimeError) as exc:  # URLError is an OSError
             action = f"downloading CIFAR-10 into {root}" if download else f"reading CIFAR-10 from {root}"
