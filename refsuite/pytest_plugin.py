@@ -140,7 +140,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if config.stash.get(_STATE, None) is not None:
         from .core import locks
 
-        locks.report = locks._to_stderr
+        locks.report = locks.to_stderr
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -14,12 +14,12 @@ FIRST_NOTICE_S = 3.0
 NOTICE_EVERY_S = 15.0
 
 
-def _to_stderr(line: str) -> None:
+def to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
 #: where waiting lines go; the pytest plugin points this past pytest's output capture
-report: Callable[[str], None] = _to_stderr
+report: Callable[[str], None] = to_stderr
 
 
 @contextlib.contextmanager
