@@ -1,18 +1,14 @@
 """Turn pytest-benchmark JSON into refsuite bench's table, and compare two saved runs."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from ..core.records import read_json
 
 
 def load_run(path: str | Path) -> dict:
     """pytest-benchmark's JSON of a ``refsuite bench`` run; ValueError naming what is wrong otherwise."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise ValueError(f"{path}: not JSON ({exc})") from None
+    data = read_json(path)
     hint = "is not pytest-benchmark JSON from `refsuite bench --json PATH`"
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
         raise ValueError(f"{path} {hint}: expected an object with 'benchmarks'")

@@ -1,9 +1,10 @@
 """``refsuite compare A.json B.json``: what differs between two recorded runs (two torch releases, two devices)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Mapping
+
+from .records import read_json
 
 #: errors below this are float noise, not drift
 _NOISE = 1e-12
@@ -14,12 +15,7 @@ _ROW = {"unit": str, "device": str, "outcome": str, "duration_s": (int, float)}
 
 def load_record(path: str | Path) -> dict:
     """A record written by ``refsuite run --record``; ValueError naming what is wrong otherwise."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise ValueError(f"{path}: not JSON ({exc})") from None
+    data = read_json(path)
     hint = "is not a refsuite record (made by `refsuite run --record PATH`)"
     if not isinstance(data, dict) or not isinstance(data.get("results"), list) or not isinstance(data.get("environment"), dict):
         raise ValueError(f"{path} {hint}: expected an object with 'environment' and 'results'")

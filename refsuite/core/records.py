@@ -41,6 +41,16 @@ def environment(devices: list[str] | None = None, dataset: str | None = None) ->
     }
 
 
+def read_json(path: str | os.PathLike):
+    """The JSON in ``path``; a ValueError that names the file and what went wrong otherwise."""
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: not JSON ({exc})") from None
+
+
 def write_json(path: str | os.PathLike, payload: dict) -> None:
     """Write atomically: a reader never sees half a file, even if we are killed mid-write."""
     path = Path(path)
