@@ -1,7 +1,8 @@
 """The plugin-agnostic framework: units and their registry (``registry``), entry-point discovery
 (``discovery``), devices (``devices``), what a check receives (``context``), comparisons
 (``tolerance``), hypothesis profiles and strategies (``profiles``, ``strategies``), run records and
-their comparison (``records``, ``compare``), errors (``errors``) and the cache (``cache``).
+their comparison (``records``, ``compare``), errors (``errors``), the cache (``cache``) and a
+file lock that says when it waits (``locks``).
 
 Nothing here imports the tutorial or anything else built on the framework; tests/test_layout.py
 checks that with import-linter (the contracts are in pyproject.toml).
