@@ -79,7 +79,7 @@ def streaming_stats(ctx):
         count += x.shape[0] * x.shape[2] * x.shape[3]
     mean = total / count
     std = ((total_sq - count * mean**2) / (count - 1)).sqrt()  # Bessel, as the tutorial's torch.std
-    # The tutorial quotes 4 decimals; the synthetic manifest is exact.
+    # The tutorial quotes 4 decimals; the synthetic statistics (computed by the code) are exact.
     ctx.assert_close(mean, torch.tensor(ds.mean, dtype=torch.float64), what=f"{ds.name} channel means", rtol=0, atol=1e-4)
     ctx.assert_close(std, torch.tensor(ds.std, dtype=torch.float64), what=f"{ds.name} channel stds", rtol=0, atol=1e-4)
 
