@@ -59,7 +59,7 @@ CASES = {
     "train: two devices in one": (["train", "--device", "cpu,meta"], {}, 2, r"train runs on one device, got cpu, meta"),
     "train: two devices": (["train", "--device", "cpu", "--device", "meta"], {}, 2, r"train runs on one device"),
     "train: unavailable device": (["train", "--device", "cuda:3"], {}, 2, r"device 'cuda:3' is not available"),
-    "train: out unwritable": (["train", "--out", "/proc/x/run"], {}, 2, r"--out /proc/x/run is not writable"),
+    "train: out unwritable": (["train", "--out", "/proc/x/run"], {}, 2, r"--out /proc/x/run: cannot write there"),
     "train: data root is a file": (["train", "--dataset", "cifar10", "--data-root", "{file}"], {}, 2, r"is not a directory"),
     "train: synthetic size": (["train"], {"REFSUITE_SYNTHETIC_SIZE": "5000"}, 2, r"REFSUITE_SYNTHETIC_SIZE='5000'"),
     # refsuite show-batch

@@ -20,6 +20,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..bench import report
+    from ..core.devices import resolve_devices
+    from ..core.discovery import discover
     from ..core.errors import UsageError
     from ..core.records import check_writable
 
@@ -31,9 +33,6 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if args.json:
         args.json = str(check_writable(args.json, "--json"))
-    from ..core.devices import resolve_devices
-    from ..core.discovery import discover
-
     resolve_devices(args.device, discover().devices)  # a bad --device is a usage error before anything runs
     # read by the benchmark module's parametrisation; restored so an in-process caller is unchanged
     quick_before = os.environ.pop("REFSUITE_BENCH_QUICK", None)

@@ -5,7 +5,6 @@ import argparse
 import dataclasses
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import torch
 
 from .. import options
 from ..core.errors import UsageError
-from ..core.records import environment, write_json
+from ..core.records import check_writable, environment, write_json
 from ..tutorial import golden
 from ..tutorial.data import TensorBatches, to_tensors
 from ..tutorial.evaluation import evaluate
@@ -45,22 +44,11 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"train runs on one device, got {', '.join(d.label for d in devices)}")
     (device,) = devices
     dataset = options.dataset_selection(args)
-    out = Path(args.out)
-    check_writable(out)
+    out = check_writable(args.out, "--out", directory=True)
     batch = args.batch_size if args.batch_size is not None else (32 if args.fast else 4)
     recipe = Recipe(epochs=args.epochs, batch_size=batch, lr=args.lr, momentum=args.momentum, seed=args.seed,
                     window=args.window)
     return run(device.torch, dataset.load(), recipe, out, fast=args.fast, threads=args.threads)
-
-
-def check_writable(out: Path) -> None:
-    """Fail before training, not after, when results could not be saved."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
-            pass
-    except OSError as exc:
-        raise UsageError(f"--out {out} is not writable: {exc.strerror or exc}") from None
 
 
 def default_window(batches_per_epoch: int) -> int:
@@ -88,7 +76,6 @@ def plot_losses(windows: list, path: Path, title: str) -> None:
 def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int | None) -> int:
     from tqdm.auto import tqdm
 
-    check_writable(out)
     if device.type == "cpu":
         # Batch-4 steps are too small for intra-op threads to pay off (and extra threads fight
         # DataLoader workers for the cores); large batches use every core.

@@ -69,18 +69,20 @@ def write_json(path: str | os.PathLike, payload: dict) -> None:
         raise
 
 
-def check_writable(path: str | os.PathLike, option: str) -> Path:
-    """``path`` made absolute, once it is known that a file can be written there; UsageError otherwise.
+def check_writable(path: str | os.PathLike, option: str, *, directory: bool = False) -> Path:
+    """``path`` made absolute, once it is known that a file (or, with ``directory``, files inside it)
+    can be written there; UsageError otherwise.
 
     Checked before any work starts, so a run never ends by losing its results to a bad path. A
-    missing parent directory is created, as pytest does for --junitxml.
+    missing directory is created, as pytest does for --junitxml's parent.
     """
     path = Path(path).expanduser().absolute()
-    if path.is_dir():
+    if path.is_dir() and not directory:
         raise UsageError(f"{option} {path}: is a directory; give a file name")
+    folder = path if directory else path.parent
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".check"):
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".refsuite-", suffix=".check"):
             pass
     except OSError as exc:
         raise UsageError(f"{option} {path}: cannot write there ({exc.strerror or exc})") from None

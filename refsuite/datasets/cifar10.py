@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-
 from pathlib import Path
 
 from ..core.cache import default_cache_dir, private_dir
