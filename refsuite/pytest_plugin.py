@@ -2,12 +2,16 @@
 
 Units are collected when ``--device`` or ``--units`` is given, or when the ini option
 ``refsuite_units`` is true and no explicit test paths were named, so installing refsuite
-does not add items to other projects' test runs.
+does not add items to other projects' test runs. They are collected by one collector beside
+the test files, so each has a node id, ``refsuite::<unit id>[<device>]``, that pytest's
+arguments take like any other (``pytest 'refsuite::tensors.seed.golden[cpu]'``).
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -38,6 +42,10 @@ class _State:
     strict: bool
     runslow: bool
     record: str | None
+    #: the items that node ids on the command line chose by name; None: every unit
+    chosen: set | None = None
+    #: the run's settings for records: profile, seed, selection, start time
+    settings: dict = dataclasses.field(default_factory=dict)
     #: one row per unit × device outcome; on xdist the controller receives every worker's reports
     results: list = dataclasses.field(default_factory=list)
 
@@ -59,6 +67,9 @@ class _State:
 
 _STATE = pytest.StashKey[_State]()
 
+#: the units' collector: a unit's node id is ``refsuite::<unit id>[<device>]``
+NODE_ROOT = "refsuite"
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("refsuite", "refsuite: run the tutorial's units")
@@ -68,10 +79,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("refsuite_units", type="bool", default=False, help="collect refsuite units in this project")
 
 
-def _units_enabled(config: pytest.Config) -> bool:
+def _take_node_ids(config: pytest.Config) -> list[str]:
+    """The units named by node id among pytest's arguments, taken out of them: they name no file."""
+    prefix = NODE_ROOT + "::"
+    named = [arg for arg in config.args if arg.startswith(prefix)]
+    if named:
+        config.args[:] = [arg for arg in config.args if not arg.startswith(prefix)]
+    return [arg.removeprefix(prefix) for arg in named]
+
+
+def _choose(named: list[str], units, devices: list[Device]) -> set[str]:
+    """The item names that node ids choose; a UsageError for one that names nothing in this run."""
+    labels = [d.label for d in devices]
+    chosen: set[str] = set()
+    for name in named:
+        unit_id, bracket, label = name.partition("[")
+        label = label.removesuffix("]")
+        if unit_id not in units:
+            raise pytest.UsageError(f"refsuite: {NODE_ROOT}::{name}: no unit {unit_id!r} (`refsuite list` shows the ids)")
+        if bracket and label not in labels:
+            raise pytest.UsageError(f"refsuite: {NODE_ROOT}::{name}: device {label!r} is not in this run "
+                                    f"(running on {', '.join(labels)}; --device chooses)")
+        unit_id = units.canonical(unit_id)
+        chosen.update(f"{unit_id}[{lab}]" for lab in ([label] if bracket else labels))
+    return chosen
+
+
+def _units_enabled(config: pytest.Config, named: list[str]) -> bool:
     if config.getoption("no_units"):
+        if named:
+            raise pytest.UsageError(f"refsuite: --no-units, yet {NODE_ROOT}::{named[0]} names a unit")
         return False
-    if config.getoption("units") or config.getoption("device"):
+    if config.getoption("units") or config.getoption("device") or named:
         return True
     named_paths = config.args_source == pytest.Config.ArgsSource.ARGS
     return bool(config.getini("refsuite_units")) and not named_paths
@@ -89,7 +128,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("hypothesis_profile", None):
         settings.load_profile(DEFAULT_PROFILE)
     profile = config.getoption("hypothesis_profile", None) or DEFAULT_PROFILE
-    if not _units_enabled(config):
+    named = _take_node_ids(config)
+    if not _units_enabled(config, named):
         return
     from .core.devices import resolve_devices
     from .core.discovery import discover
@@ -101,7 +141,9 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         if record:
             record = str(check_writable(record, "--record"))
-        devices = resolve_devices(config.getoption("device"), plugins.devices)
+        # a node id's device is the run's device when --device does not say
+        in_names = [n.partition("[")[2].removesuffix("]") for n in named if "[" in n]
+        devices = resolve_devices(config.getoption("device") or list(dict.fromkeys(in_names)), plugins.devices)
         datasets = DatasetSelection.from_options(
             plugins.datasets,
             config.getoption("dataset"),
@@ -118,11 +160,39 @@ def pytest_configure(config: pytest.Config) -> None:
         strict=config.getoption("strict_units"),
         runslow=config.getoption("runslow"),
         record=record,
+        chosen=_choose(named, plugins.units, devices) if named else None,
+        settings=_run_settings(config, profile, named),
     )
-    config.pluginmanager.register(_Reporter(state), "refsuite-reporter")
+    config.pluginmanager.register(_Reporter(state, config), "refsuite-reporter")
     from .core import locks
 
     locks.report = _past_capture(config)
+
+
+def _run_settings(config: pytest.Config, profile: str, named: list[str]) -> dict:
+    """What this run chose, for its record: two records made under different settings are not like for like."""
+    from hypothesis import settings
+
+    chosen = settings.get_profile(profile)
+    return {
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "hypothesis_profile": profile,
+        "max_examples": chosen.max_examples,
+        "derandomize": chosen.derandomize,
+        # None with derandomize: the examples follow from each property; without: hypothesis drew a seed per test
+        "seed": _number(config.getoption("hypothesis_seed", None)),
+        "keyword": config.getoption("keyword") or None,
+        "node_ids": [f"{NODE_ROOT}::{n}" for n in named],
+        "strict": config.getoption("strict_units"),
+        "runslow": config.getoption("runslow"),
+    }
+
+
+def _number(text):
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return text
 
 
 def _past_capture(config: pytest.Config):
@@ -163,6 +233,66 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+class UnitCollector(pytest.Collector):
+    """The registered units on the run's devices, and one failing item per provider that failed to load."""
+
+    def collect(self):
+        state = self.config.stash[_STATE]
+        for provider in state.plugins.failures:
+            name = f"refsuite-plugin[{provider.group}:{provider.name}]"
+            yield BrokenProviderItem.from_parent(self, name=name, provider=provider)
+        for unit in state.plugins.units:
+            for device in state.devices:
+                name = f"{unit.id}[{device.label}]"
+                if state.chosen is None or name in state.chosen:
+                    yield UnitItem.from_parent(self, name=name, unit=unit, device=device)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    report = yield
+    # The units stand beside the session's test files and directories, ahead of them.
+    if isinstance(collector, pytest.Session) and report.passed and collector.config.stash.get(_STATE, None):
+        report.result.insert(0, UnitCollector.from_parent(collector, name=NODE_ROOT, nodeid=NODE_ROOT))
+    return report
+
+
+#: what a failure shows of the traceback: the unit's frames, not those of the libraries that ran it
+_LIBRARIES = ("_pytest", "pytest", "pluggy", "hypothesis", "torch", "numpy", "exceptiongroup")
+#: a failure's text in a report at most; its middle is cut beyond this
+_FAILURE_CHARS = 6000
+
+
+def _framework_paths() -> tuple[str, ...]:
+    import importlib.util
+
+    paths = []
+    for name in _LIBRARIES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            origin = Path(spec.origin)
+            paths.append(str(origin.parent if origin.name == "__init__.py" else origin))
+    here = Path(__file__).parent
+    paths += [str(here / f) for f in ("pytest_plugin.py", "testing.py", "core/context.py", "core/tolerance.py")]
+    return tuple(paths)
+
+
+def _own_frames(excinfo: pytest.ExceptionInfo):
+    """The traceback without pytest's, pluggy's, hypothesis's, torch's and numpy's frames, nor the
+    plugin's and Context's; the last frame if nothing else is left."""
+    traceback = excinfo.traceback.filter(excinfo)  # honours __tracebackhide__
+    framework = _framework_paths()
+    own = traceback.filter(lambda entry: not str(entry.path).startswith(framework))
+    return own if len(own) else traceback[-1:]
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= _FAILURE_CHARS:
+        return text
+    half = _FAILURE_CHARS // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"
+
+
 class UnitItem(pytest.Item):
     """One unit on one device."""
 
@@ -170,8 +300,9 @@ class UnitItem(pytest.Item):
         super().__init__(**kwargs)
         self.unit = unit
         self.device = device
+        # JSON: JUnit writes a property's str() and xdist carries it between processes
         self.user_properties.append(
-            ("refsuite", {"unit": unit.id, "device": device.label, "section": unit.section})
+            ("refsuite", json.dumps({"unit": unit.id, "device": device.label, "section": unit.section}))
         )
         if unit.requires.slow:
             self.add_marker(pytest.mark.slow)
@@ -186,8 +317,8 @@ class UnitItem(pytest.Item):
             try:
                 self.unit.check(ctx)
             finally:
-                self.user_properties.append(("refsuite_comparisons", ctx.comparisons))
-                self.user_properties.append(("refsuite_metrics", ctx.metrics))
+                self.user_properties.append(("refsuite_comparisons", json.dumps(ctx.comparisons.entries())))
+                self.user_properties.append(("refsuite_metrics", json.dumps(ctx.metrics, default=str)))
 
     def reportinfo(self):
         path, line = self.unit.location
@@ -195,7 +326,30 @@ class UnitItem(pytest.Item):
 
     def repr_failure(self, excinfo, style=None):
         head = f"{self.unit.id} on {self.device.label} failed: {self.unit.summary}\n(provided by {self.unit.provider})\n"
-        return head + str(super().repr_failure(excinfo, style="short"))
+        if self.config.getoption("fulltrace", False) or self.config.getoption("tbstyle", "auto") not in ("auto", "short", "long"):
+            body = str(super().repr_failure(excinfo, style=style))
+        else:
+            excinfo.traceback = _own_frames(excinfo)
+            body = str(excinfo.getrepr(style="short", tbfilter=False))
+        return f"{head}{_bounded(body.rstrip())}\nrerun: {self.rerun_command()}"
+
+    def rerun_command(self) -> str:
+        """The one line that runs this unit alone, as this run ran it."""
+        import shlex
+
+        state = self.config.stash[_STATE]
+        words = ["refsuite", "run", "--device", shlex.quote(self.device.label)]
+        for option, flag in (("dataset", "--dataset"), ("data_root", "--data-root")):
+            if self.config.getoption(option):
+                words += [flag, shlex.quote(str(self.config.getoption(option)))]
+        if state.settings.get("hypothesis_profile") not in (None, "ci"):
+            words += ["--profile", state.settings["hypothesis_profile"]]
+        if self.unit.requires.slow:
+            words.append("--runslow")
+        words += ["-k", f"'{self.unit.id}'"]
+        if state.settings.get("seed") is not None:
+            words += ["--", f"--hypothesis-seed={state.settings['seed']}"]
+        return " ".join(words)
 
 
 class BrokenProviderItem(pytest.Item):
@@ -215,22 +369,6 @@ class BrokenProviderItem(pytest.Item):
         return self.path, None, self.name
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
-    state = config.stash.get(_STATE, None)
-    if state is None:
-        return
-    added: list[pytest.Item] = []
-    for provider in state.plugins.failures:
-        name = f"refsuite-plugin[{provider.group}:{provider.name}]"
-        added.append(BrokenProviderItem.from_parent(session, name=name, nodeid=name, provider=provider))
-    for unit in state.plugins.units:
-        for device in state.devices:
-            name = f"{unit.id}[{device.label}]"
-            added.append(UnitItem.from_parent(session, name=name, nodeid=name, unit=unit, device=device))
-    items[:0] = added
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
@@ -245,19 +383,24 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 class _Reporter:
     """Collects unit outcomes and prints the per-section summary; registered only when units run."""
 
-    def __init__(self, state: _State) -> None:
+    def __init__(self, state: _State, config: pytest.Config) -> None:
         self.state = state
+        self.config = config
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
-        meta = props.get("refsuite")
-        if meta is None or not (report.when == "call" or (report.when == "setup" and not report.passed)):
+        if "refsuite" not in props:
+            return
+        meta = json.loads(props["refsuite"])
+        _junit_classname(self.config, report, meta["section"])
+        if not (report.when == "call" or (report.when == "setup" and not report.passed)):
             return
         reason = ""
         if report.skipped and isinstance(report.longrepr, tuple):
             reason = report.longrepr[2].removeprefix("Skipped: ")
         elif report.failed and report.longrepr:
-            lines = str(report.longrepr).strip().splitlines()
+            lines = [line for line in str(report.longrepr).strip().splitlines() if not line.startswith("rerun: ")]
             errors = [line for line in lines if line.startswith("E ") and "Error" in line]
             reason = (errors[0] if errors else lines[-1]).removeprefix("E").strip()[:300]
         self.state.results.append(
@@ -266,8 +409,8 @@ class _Reporter:
                 "outcome": report.outcome,
                 "duration_s": round(report.duration, 6),
                 "reason": reason,
-                "comparisons": props.get("refsuite_comparisons", []),
-                "metrics": props.get("refsuite_metrics", {}),
+                "comparisons": json.loads(props.get("refsuite_comparisons", "[]")),
+                "metrics": json.loads(props.get("refsuite_metrics", "{}")),
             }
         )
 
@@ -306,8 +449,21 @@ class _Reporter:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if not self.state.record:
             return
-        from .core.records import environment, write_json
+        from .core.records import RECORD_FORMAT, environment, write_json
 
         env = environment([d.label for d in self.state.devices], self.state.datasets.name)
         env["broken_providers"] = [p.label for p in self.state.plugins.failures]
-        write_json(self.state.record, {"environment": env, "results": self.state.results})
+        write_json(self.state.record, {"format": RECORD_FORMAT, "environment": env, "run": self.state.settings,
+                                       "results": self.state.results})
+
+
+def _junit_classname(config: pytest.Config, report: pytest.TestReport, section: str) -> None:
+    """A unit's JUnit classname is its section (pytest would derive "refsuite" from the node id)."""
+    try:
+        # the object pytest's own record_xml_attribute fixture writes through; absent on xdist workers
+        from _pytest.junitxml import xml_key
+    except ImportError:  # a pytest that moved it: the classname stays pytest's
+        return
+    xml = config.stash.get(xml_key, None)
+    if xml is not None:
+        xml.node_reporter(report).add_attribute("classname", section)

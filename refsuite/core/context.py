@@ -8,6 +8,7 @@ from typing import Any, Callable
 import torch
 from hypothesis import given, settings
 
+from .comparisons import ComparisonLog
 from .devices import Device
 from .tolerance import TolerancePolicy
 
@@ -21,8 +22,8 @@ class Context:
     dataset_name: str | None = None
     #: returns the selected dataset (loaded once per session); None when no dataset is configured
     dataset_loader: Callable[[], Any] | None = None
-    #: comparisons made so far: {"what", "max_abs_err", "max_rel_err"}, for drift reports
-    comparisons: list = dataclasses.field(default_factory=list)
+    #: comparisons made so far, summarised per ``what`` (count, largest errors and where), for drift reports
+    comparisons: ComparisonLog = dataclasses.field(default_factory=ComparisonLog)
     #: figures a unit measured (an accuracy, a loss), kept in `refsuite run --record` files
     metrics: dict = dataclasses.field(default_factory=dict)
 
@@ -60,13 +61,18 @@ class Context:
     def synchronize(self) -> None:
         self.device.synchronize()
 
-    def assert_close(self, actual: Any, expected: Any, *, what: str = "", **tolerances) -> None:
-        """Result on the device vs a reference (usually CPU float64), under the device's tolerances."""
+    def assert_close(self, actual: Any, expected: Any, *, what: str = "", where: Any = None, **tolerances) -> None:
+        """Result on the device vs a reference (usually CPU float64), under the device's tolerances.
+
+        ``what`` names the comparison and ``where`` the example it was made on (drawn parameters):
+        records keep one entry per ``what`` with the ``where`` of its largest error.
+        """
         msg = None
-        if what:
-            msg = lambda default: f"{what} on {self.device.label}:\n{default}"  # noqa: E731
+        if what or where is not None:
+            said = f"{what} ({where})" if where is not None else what
+            msg = lambda default: f"{said.strip()} on {self.device.label}:\n{default}"  # noqa: E731
         stats = self.tolerance.assert_close(actual, expected, msg=msg, **tolerances)
-        self.comparisons.append({"what": what, **stats})
+        self.comparisons.add(what, stats, _describe(actual, where))
 
     def assert_golden(self, actual: Any, printed: Any, *, what: str = "") -> None:
         """Value vs the number the tutorial printed (4 decimals)."""
@@ -74,4 +80,12 @@ class Context:
             stats = self.tolerance.assert_golden(actual, printed)
         except AssertionError as exc:
             raise AssertionError(f"{what or 'value'} differs from the tutorial's printed output:\n{exc}") from None
-        self.comparisons.append({"what": what, **stats})
+        self.comparisons.add(what, stats, _describe(actual, None))
+
+
+def _describe(actual: Any, where: Any) -> str:
+    """Where a comparison was made: what the unit says, and the result's dtype and shape."""
+    parts = [] if where is None else [str(where)]
+    if isinstance(actual, torch.Tensor):
+        parts.append(f"{str(actual.dtype).removeprefix('torch.')} {tuple(actual.shape)}")
+    return "; ".join(parts)

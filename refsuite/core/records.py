@@ -17,6 +17,10 @@ import torch
 from .._version import __version__
 from .errors import UsageError
 
+#: the layout of ``--record`` files: 2 adds "format", the run's settings ("run") and one summary per
+#: unit × kind of comparison; records without "format" are layout 1 (one entry per comparison made)
+RECORD_FORMAT = 2
+
 
 def environment(devices: list[str] | None = None, dataset: str | None = None) -> dict:
     try:

@@ -86,7 +86,8 @@ def batch_invariance(ctx):
                                   layout=("contiguous", "sliced", "expanded", "offset")))
         i = data.draw(st.integers(0, batch - 1))
         with torch.no_grad():
-            ctx.assert_close(net(x)[i], net(x[i : i + 1])[0], what=f"{name} row {i} of {batch} vs alone", rtol=1e-4, atol=1e-5)
+            ctx.assert_close(net(x)[i], net(x[i : i + 1])[0], what=f"{name} row of a batch vs alone",
+                             where=f"row {i} of {batch}", rtol=1e-4, atol=1e-5)
 
     prop()
 
@@ -164,7 +165,7 @@ def max_pool_reference(ctx):
         x = data.draw(rst.tensors(ctx.device, shape=(batch, channels, g["size"], g["size"]), dtype=torch.float64))
         args = (g["kernel"], g["stride"], g["padding"], g["dilation"])
         got = F.max_pool2d(x, g["kernel"], g["stride"], g["padding"], g["dilation"])
-        ctx.assert_close(got, torch.from_numpy(numpy_max_pool2d(x.cpu().numpy(), *args)), what=f"max_pool2d {g}")
+        ctx.assert_close(got, torch.from_numpy(numpy_max_pool2d(x.cpu().numpy(), *args)), what="max_pool2d", where=g)
 
     prop()
 
@@ -182,7 +183,7 @@ def conv_reference(ctx):
         b = data.draw(rst.tensors(ctx.device, shape=(c_out,), dtype=torch.float64, min_value=-1, max_value=1))
         got = F.conv2d(x, w, b, stride=g["stride"], padding=g["padding"], dilation=g["dilation"])
         want = numpy_conv2d(*(t.cpu().numpy() for t in (x, w, b)), g["stride"], g["padding"], g["dilation"])
-        ctx.assert_close(got, torch.from_numpy(want), what=f"conv2d {g}")
+        ctx.assert_close(got, torch.from_numpy(want), what="conv2d", where=g)
 
     prop()
 
@@ -232,7 +233,7 @@ def pool_first(ctx):
         got, got_grads = run(True, torch.contiguous_format, x)
         ctx.assert_close(got, ref, what="pool-first Net output", rtol=0, atol=0)
         for name, a, b in zip(names, got_grads, ref_grads):
-            ctx.assert_close(a, b, what=f"pool-first gradient of {name}", rtol=0, atol=0)
+            ctx.assert_close(a, b, what="pool-first gradients", where=name, rtol=0, atol=0)
         # channels_last (what `refsuite train --fast` runs) changes only the summation order. That
         # also moves tied and nearly tied pooling windows (a constant image) to a different, equally
         # valid maximum, whose gradient differs (seen with cuDNN on an H100), so this part draws
@@ -244,7 +245,7 @@ def pool_first(ctx):
         got, got_grads = run(True, torch.channels_last, x)
         ctx.assert_close(got, ref, what="channels_last pool-first Net output", rtol=1e-4, atol=1e-5)
         for name, a, b in zip(names, got_grads, ref_grads):
-            ctx.assert_close(a, b, what=f"channels_last pool-first gradient of {name}", rtol=1e-3, atol=1e-4)
+            ctx.assert_close(a, b, what="channels_last pool-first gradients", where=name, rtol=1e-3, atol=1e-4)
 
     try:
         prop()

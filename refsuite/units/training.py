@@ -57,7 +57,8 @@ def sgd_momentum(ctx):
             gn = g.cpu().numpy()
             v = gn.copy() if v is None else momentum * v + gn
             p = p - lr * v
-        ctx.assert_close(param.detach(), torch.from_numpy(p), what=f"SGD after {steps} steps (lr={lr}, momentum={momentum})")
+        ctx.assert_close(param.detach(), torch.from_numpy(p), what="SGD vs the textbook update",
+                         where=f"{steps} steps, lr={lr}, momentum={momentum}")
 
     prop()
 
