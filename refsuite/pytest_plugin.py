@@ -400,9 +400,7 @@ class _Reporter:
         if report.skipped and isinstance(report.longrepr, tuple):
             reason = report.longrepr[2].removeprefix("Skipped: ")
         elif report.failed and report.longrepr:
-            lines = [line for line in str(report.longrepr).strip().splitlines() if not line.startswith("rerun: ")]
-            errors = [line for line in lines if line.startswith("E ") and "Error" in line]
-            reason = (errors[0] if errors else lines[-1]).removeprefix("E").strip()[:300]
+            reason = _failure_line(str(report.longrepr))
         self.state.results.append(
             {
                 **meta,
@@ -455,6 +453,19 @@ class _Reporter:
         env["broken_providers"] = [p.label for p in self.state.plugins.failures]
         write_json(self.state.record, {"format": RECORD_FORMAT, "environment": env, "run": self.state.settings,
                                        "results": self.state.results})
+
+
+def _failure_line(text: str) -> str:
+    """The error a failure report ends in, as one line ("what ... on cpu:" joined with what follows)."""
+    lines = [line for line in text.strip().splitlines() if not line.startswith("rerun: ")]
+    at = next((i for i, line in enumerate(lines) if line.startswith("E ") and "Error" in line), None)
+    if at is None:
+        return lines[-1].strip()[:300] if lines else ""
+    said = lines[at].removeprefix("E").strip()
+    following = [line.removeprefix("E").strip() for line in lines[at + 1 :] if line.startswith("E ")]
+    if said.endswith(":") and following and following[0]:
+        said = f"{said} {following[0]}"
+    return said[:300]
 
 
 def _junit_classname(config: pytest.Config, report: pytest.TestReport, section: str) -> None:

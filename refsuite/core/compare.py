@@ -4,7 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
-from .records import read_json
+from .comparisons import fold
+from .records import RECORD_FORMAT, read_json
 
 #: errors below this are float noise, not drift
 _NOISE = 1e-12
@@ -13,12 +14,27 @@ _NOISE = 1e-12
 _ROW = {"unit": str, "device": str, "outcome": str, "duration_s": (int, float)}
 
 
+#: the run settings that make two records comparable, as the report names them
+_SETTINGS = {"hypothesis_profile": "hypothesis profile", "max_examples": "examples per property",
+             "derandomize": "derandomize", "seed": "hypothesis seed", "runslow": "--runslow"}
+
+
 def load_record(path: str | Path) -> dict:
-    """A record written by ``refsuite run --record``; ValueError naming what is wrong otherwise."""
+    """A record written by ``refsuite run --record``; ValueError naming what is wrong otherwise.
+
+    Records of layout 1 (refsuite before run settings were recorded) are read too: their
+    comparisons are folded into layout 2's summaries, and their settings are unknown ("run": {}).
+    """
     data = read_json(path)
     hint = "is not a refsuite record (made by `refsuite run --record PATH`)"
     if not isinstance(data, dict) or not isinstance(data.get("results"), list) or not isinstance(data.get("environment"), dict):
         raise ValueError(f"{path} {hint}: expected an object with 'environment' and 'results'")
+    layout = data.setdefault("format", 1)
+    if not isinstance(layout, int) or layout > RECORD_FORMAT:
+        raise ValueError(f"{path}: a record of layout {layout!r}, newer than this refsuite reads "
+                         f"(up to {RECORD_FORMAT}); compare it with the refsuite that wrote it")
+    if not isinstance(data.setdefault("run", {}), dict):
+        raise ValueError(f"{path} {hint}: 'run' is not an object")
     for i, row in enumerate(data["results"]):
         bad = [key for key, kind in _ROW.items() if not isinstance(row, dict) or not isinstance(row.get(key), kind)]
         if bad:
@@ -26,11 +42,40 @@ def load_record(path: str | Path) -> dict:
         for c in row.get("comparisons", []):
             if not isinstance(c, dict) or not all(isinstance(c.get(k), (int, float)) for k in ("max_abs_err", "max_rel_err")):
                 raise ValueError(f"{path} {hint}: results[{i}] has a malformed comparison")
+    if layout == 1:
+        for row in data["results"]:
+            row["comparisons"] = fold(row.get("comparisons", []))
     env = data["environment"]
     for key in ("torch", "torchvision", "python"):
         env.setdefault(key, "?")
     env["devices"] = [str(d) for d in env.get("devices") or []]
     return data
+
+
+def settings_differences(a: dict, b: dict) -> list[str]:
+    """How the two runs were made differently, beyond the software compared: the devices, the
+    dataset, the hypothesis profile and seed. An older record's unknown settings are said to be so."""
+    lines = []
+    run_a, run_b = a.get("run") or {}, b.get("run") or {}
+    for name, run in (("A", run_a), ("B", run_b)):
+        if not run:
+            lines.append(f"{name} is a layout-1 record (an older refsuite): its hypothesis profile "
+                         "and seed were not recorded")
+    ea, eb = a["environment"], b["environment"]
+    for key, label in (("devices", "devices"), ("dataset", "dataset")):
+        if ea.get(key) != eb.get(key):
+            lines.append(f"{label}: {_shown(ea.get(key))} -> {_shown(eb.get(key))}")
+    if run_a and run_b:
+        for key, label in _SETTINGS.items():
+            if run_a.get(key) != run_b.get(key):
+                lines.append(f"{label}: {_shown(run_a.get(key))} -> {_shown(run_b.get(key))}")
+    return lines
+
+
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "none"
+    return "none" if value is None else str(value)
 
 
 def _max_err(row: dict, key: str) -> float:
@@ -48,10 +93,13 @@ def compare_records(a: dict, b: dict, *, factor: float = 10.0, time_factor: floa
     rb = {(aliases.get(r["unit"], r["unit"]), r["device"]): r for r in b["results"]}
     renamed = sorted({r["unit"] for r in a["results"] + b["results"] if r["unit"] in aliases})
     ea, eb = a["environment"], b["environment"]
-    lines = [
-        f"A: torch {ea['torch']}, torchvision {ea['torchvision']}, python {ea['python']}, devices {','.join(ea['devices'])}",
-        f"B: torch {eb['torch']}, torchvision {eb['torchvision']}, python {eb['python']}, devices {','.join(eb['devices'])}",
-    ]
+    lines = [f"{name}: torch {e['torch']}, torchvision {e['torchvision']}, python {e['python']}, "
+             f"devices {','.join(e['devices'])}{_profile(r)}" for name, r, e in (("A", a, ea), ("B", b, eb))]
+    differ = settings_differences(a, b)
+    if differ:
+        lines.append("\nWARNING: the two runs were made under different settings, so their errors and times "
+                     "may differ for that reason alone:")
+        lines += [f"  {line}" for line in differ]
     regressed = False
     changes, errors, times = [], [], []
     for key in sorted(ra.keys() & rb.keys()):
@@ -88,3 +136,11 @@ def compare_records(a: dict, b: dict, *, factor: float = 10.0, time_factor: floa
     lines += times
     lines.append("\nverdict: " + ("REGRESSION (a unit that passed in A fails in B)" if regressed else "no outcome regression"))
     return "\n".join(lines), regressed
+
+
+def _profile(record: dict) -> str:
+    run = record.get("run")
+    if not run:
+        return ""
+    started = f", started {run['started']}" if run.get("started") else ""
+    return f", profile {run.get('hypothesis_profile')}{started}"

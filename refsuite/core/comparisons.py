@@ -26,13 +26,16 @@ class ComparisonLog:
     def __init__(self) -> None:
         self._entries: dict[str, dict] = {}
 
-    def add(self, what: str, stats: dict, where: str = "") -> None:
-        """One comparison's errors (``max_abs_err``, ``max_rel_err``) and where it was made."""
+    def add(self, what: str, stats: dict, where: str = "", failed: bool = False) -> None:
+        """One comparison's errors (``max_abs_err``, ``max_rel_err``) and where it was made;
+        ``failed``: it was not close enough (counted in the entry's ``failed``)."""
         what = what or "(unnamed)"
         if what not in self._entries and len(self._entries) >= MAX_KINDS:
             what, where = OTHER, f"{what}: {where}" if where else what
         entry = self._entries.setdefault(what, {"what": what, "count": 0, "max_abs_err": 0.0, "max_rel_err": 0.0})
         entry["count"] += 1
+        if failed:
+            entry["failed"] = entry.get("failed", 0) + 1
         for key in _METRICS:
             value = float(stats[key])
             # a comparison that passed with NaN in it matched NaN with NaN (equal_nan): no error
@@ -46,8 +49,15 @@ class ComparisonLog:
                 entry.pop(at, None)
 
     def entries(self) -> list[dict]:
-        """The summaries in the order first made; an ``*_at`` key only where that error is not zero."""
-        return [dict(e) for e in self._entries.values()]
+        """The summaries in the order first made; an ``*_at`` key only where that error is not zero
+        (no ``max_rel_at`` when the largest relative error is where the largest absolute one is)."""
+        out = []
+        for entry in self._entries.values():
+            entry = dict(entry)
+            if entry.get("max_rel_at") is not None and entry.get("max_rel_at") == entry.get("max_abs_at"):
+                del entry["max_rel_at"]
+            out.append(entry)
+        return out
 
     def __len__(self) -> int:
         return sum(e["count"] for e in self._entries.values())

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 
 from .comparisons import ComparisonLog
 from .devices import Device
-from .tolerance import TolerancePolicy
+from .tolerance import TolerancePolicy, error_stats
 
 
 @dataclasses.dataclass
@@ -71,7 +71,12 @@ class Context:
         if what or where is not None:
             said = f"{what} ({where})" if where is not None else what
             msg = lambda default: f"{said.strip()} on {self.device.label}:\n{default}"  # noqa: E731
-        stats = self.tolerance.assert_close(actual, expected, msg=msg, **tolerances)
+        try:
+            stats = self.tolerance.assert_close(actual, expected, msg=msg, **tolerances)
+        except AssertionError:
+            # the failing comparison's errors are the ones a record most needs
+            self.comparisons.add(what, _errors(actual, expected), _describe(actual, where), failed=True)
+            raise
         self.comparisons.add(what, stats, _describe(actual, where))
 
     def assert_golden(self, actual: Any, printed: Any, *, what: str = "") -> None:
@@ -81,6 +86,13 @@ class Context:
         except AssertionError as exc:
             raise AssertionError(f"{what or 'value'} differs from the tutorial's printed output:\n{exc}") from None
         self.comparisons.add(what, stats, _describe(actual, None))
+
+
+def _errors(actual: Any, expected: Any) -> dict:
+    try:
+        return error_stats(torch.as_tensor(actual), torch.as_tensor(expected))
+    except Exception:  # what could not be compared (a shape or dtype mismatch) has no error to measure
+        return {"max_abs_err": 0.0, "max_rel_err": 0.0}
 
 
 def _describe(actual: Any, where: Any) -> str:
