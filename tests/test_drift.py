@@ -1,5 +1,6 @@
 """`refsuite run --record` and `refsuite compare`: the drift report between two runs."""
 import copy
+import datetime
 import json
 
 import pytest
@@ -16,14 +17,28 @@ def record(tmp_path_factory):
     return json.loads(path.read_text())
 
 
-def test_record_holds_outcomes_errors_timings_and_environment(record):
+def test_record_holds_outcomes_errors_timings_environment_and_settings(record):
     env = record["environment"]
-    assert {"torch", "torchvision", "python", "devices", "dataset"} <= set(env)
+    assert {"refsuite", "torch", "torchvision", "python", "devices", "dataset"} <= set(env)
+    run = record["run"]
+    assert record["format"] == 2 and run["hypothesis_profile"] == "ci" and run["derandomize"] is True
+    assert run["max_examples"] == 25 and run["seed"] is None and run["keyword"] == "tensors.seed or tensors.math.golden"
+    assert datetime.datetime.fromisoformat(run["started"]).tzinfo is not None
     rows = {r["unit"]: r for r in record["results"]}
     golden = rows["tensors.math.golden"]
     assert golden["outcome"] == "passed" and golden["device"] == "cpu" and golden["duration_s"] > 0
     whats = {c["what"] for c in golden["comparisons"]}
     assert "det(r)" in whats and all(c["max_abs_err"] < 5e-5 for c in golden["comparisons"])
+
+
+def test_a_property_leaves_one_summary_per_comparison_not_one_per_example(tmp_path):
+    path = tmp_path / "conv.json"
+    res = run_refsuite("run", "-k", "conv2d_matches_numpy", "--record", str(path))
+    assert res.returncode == 0, res.stdout + res.stderr
+    [row] = json.loads(path.read_text())["results"]
+    [entry] = row["comparisons"]
+    assert entry["what"] == "conv2d" and entry["count"] == 25  # the ci profile's examples
+    assert "'kernel':" in entry["max_abs_at"] and "float64 (" in entry["max_abs_at"]
 
 
 def test_identical_runs_show_no_drift(record):
@@ -70,3 +85,41 @@ def test_a_renamed_unit_pairs_with_its_old_id(record):
     assert "paired under its new id: tensors.seed.golden_before_the_rename -> tensors.seed.golden" in report
     unpaired, _ = drift.compare_records(old, record)
     assert "1 only in A, 1 only in B" in unpaired
+
+
+def _write(path, record):
+    path.write_text(json.dumps(record))
+    return str(path)
+
+
+def test_compare_warns_when_the_runs_settings_differ(record, tmp_path):
+    dev = copy.deepcopy(record)
+    dev["run"].update(hypothesis_profile="dev", max_examples=10, derandomize=False)
+    dev["environment"]["dataset"] = "digits"
+    res = run_refsuite("compare", _write(tmp_path / "a.json", record), _write(tmp_path / "b.json", dev))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "WARNING: the two runs were made under different settings" in res.stdout
+    for line in ("hypothesis profile: ci -> dev", "examples per property: 25 -> 10", "derandomize: True -> False",
+                 "dataset: synthetic-cifar10 -> digits"):
+        assert f"  {line}\n" in res.stdout
+    same = run_refsuite("compare", _write(tmp_path / "c.json", record), _write(tmp_path / "d.json", record))
+    assert "WARNING" not in same.stdout
+
+
+def test_compare_reads_a_layout_1_record_and_refuses_a_newer_layout(record, tmp_path):
+    old = copy.deepcopy(record)
+    del old["format"], old["run"]
+    for row in old["results"]:  # layout 1 kept one entry per comparison made
+        row["comparisons"] = [{"what": c["what"], "max_abs_err": c["max_abs_err"], "max_rel_err": c["max_rel_err"]}
+                              for c in row["comparisons"] for _ in range(c["count"])]
+    res = run_refsuite("compare", _write(tmp_path / "old.json", old), _write(tmp_path / "new.json", record))
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "A is a layout-1 record (an older refsuite): its hypothesis profile and seed were not recorded" in res.stdout
+    assert "outcome changes (0)" in res.stdout and "0 only in A, 0 only in B" in res.stdout
+    loaded = drift.load_record(tmp_path / "old.json")
+    golden = next(r for r in loaded["results"] if r["unit"] == "tensors.math.golden")
+    assert [c["count"] for c in golden["comparisons"]] == [c["count"] for c in next(
+        r for r in record["results"] if r["unit"] == "tensors.math.golden")["comparisons"]]
+    future = dict(record, format=3)
+    res = run_refsuite("compare", _write(tmp_path / "future.json", future), str(tmp_path / "new.json"))
+    assert res.returncode == 2 and "a record of layout 3, newer than this refsuite reads" in res.stderr
