@@ -240,12 +240,13 @@ class UnitCollector(pytest.Collector):
         state = self.config.stash[_STATE]
         for provider in state.plugins.failures:
             name = f"refsuite-plugin[{provider.group}:{provider.name}]"
-            yield BrokenProviderItem.from_parent(self, name=name, provider=provider)
+            yield BrokenProviderItem.from_parent(self, name=name, nodeid=f"{NODE_ROOT}::{name}", provider=provider)
         for unit in state.plugins.units:
             for device in state.devices:
                 name = f"{unit.id}[{device.label}]"
                 if state.chosen is None or name in state.chosen:
-                    yield UnitItem.from_parent(self, name=name, unit=unit, device=device)
+                    # spelled out: pytest parses a node id's [...] as parameters, as for --lf's ids
+                    yield UnitItem.from_parent(self, name=name, nodeid=f"{NODE_ROOT}::{name}", unit=unit, device=device)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -2,7 +2,10 @@
 command to rerun it, JUnit testcases classed by section with JSON properties and a bounded size,
 and a record entry that says how large the error was and where."""
 import json
+import os
 import shlex
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -106,3 +109,19 @@ def test_comparisons_fold_by_kind_keep_where_the_largest_error_was_and_stay_boun
     old = [{"what": "mean", "max_abs_err": 1e-9, "max_rel_err": 0.0}] * 25 + [{"what": "std", "max_abs_err": 0.0, "max_rel_err": 0.0}]
     assert fold(old) == [{"what": "mean", "count": 25, "max_abs_err": 1e-9, "max_rel_err": 0.0},
                          {"what": "std", "count": 1, "max_abs_err": 0.0, "max_rel_err": 0.0}]
+
+
+def test_last_failed_reruns_the_failed_units_by_node_id(failed_run, tmp_path):
+    site = failed_run[3]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONPATH"] = str(site)
+
+    def pytest_run(*args):
+        return subprocess.run([sys.executable, "-m", "pytest", "--units", "-q", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)
+
+    first = pytest_run("-k", "faulty or tensors.seed")
+    assert first.returncode == 1 and "2 failed, 2 passed" in first.stdout, first.stdout[-2000:]
+    again = pytest_run("--lf")
+    assert again.returncode == 1, again.stdout[-2000:]
+    assert "2 failed, " in again.stdout and " deselected" in again.stdout and "passed" not in again.stdout
