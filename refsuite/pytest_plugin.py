@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import functools
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -264,6 +266,7 @@ _LIBRARIES = ("_pytest", "pytest", "pluggy", "hypothesis", "torch", "numpy", "ex
 _FAILURE_CHARS = 6000
 
 
+@functools.cache
 def _framework_paths() -> tuple[str, ...]:
     import importlib.util
 
@@ -272,7 +275,8 @@ def _framework_paths() -> tuple[str, ...]:
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.origin:
             origin = Path(spec.origin)
-            paths.append(str(origin.parent if origin.name == "__init__.py" else origin))
+            # a package's directory with its separator: torch/ is not torchvision/
+            paths.append(str(origin.parent) + os.sep if origin.name == "__init__.py" else str(origin))
     here = Path(__file__).parent
     paths += [str(here / f) for f in ("pytest_plugin.py", "testing.py", "core/context.py", "core/tolerance.py")]
     return tuple(paths)

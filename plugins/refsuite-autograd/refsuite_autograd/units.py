@@ -86,7 +86,8 @@ def accumulate(ctx):
         w = torch.ones(3, device=ctx.torch_device, requires_grad=True)
         for _ in range(calls):
             (scale * w).sum().backward()
-        ctx.assert_close(w.grad, torch.full((3,), calls * scale), what=f"grad after {calls} backward() calls", rtol=1e-5, atol=1e-5)
+        ctx.assert_close(w.grad, torch.full((3,), calls * scale), what="grad after repeated backward() calls",
+                         where=f"{calls} calls", rtol=1e-5, atol=1e-5)
         w.grad.zero_()
         (scale * w).sum().backward()
         ctx.assert_close(w.grad, torch.full((3,), scale), what="grad after zeroing and one call", rtol=1e-5, atol=1e-5)
