@@ -55,12 +55,13 @@ def test_a_node_id_runs_one_unit(tmp_path):
     assert "refsuite::tensors.seed.repeats[cpu]" in res.stdout and "tensors.seed.golden" not in res.stdout
 
 
-@pytest.mark.parametrize("node_id, message", [
-    ("refsuite::tensors.seed.nope[cpu]", "no unit 'tensors.seed.nope'"),
-    ("refsuite::tensors.seed.golden[meta]", "device 'meta' is not in this run (running on cpu"),
+@pytest.mark.parametrize("args, message", [
+    (["--device", "cpu", "refsuite::tensors.seed.nope[cpu]"], "no unit 'tensors.seed.nope'"),
+    (["--device", "cpu", "refsuite::tensors.seed.golden[meta]"], "device 'meta' is not in this run (running on cpu"),
+    (["--no-units", "refsuite::tensors.seed.golden[cpu]"], "--no-units, yet refsuite::tensors.seed.golden[cpu] names a unit"),
 ])
-def test_a_node_id_that_names_nothing_is_a_usage_error(node_id, message, tmp_path):
-    res = run_pytest("--device", "cpu", node_id, cwd=tmp_path)
+def test_a_node_id_that_names_nothing_is_a_usage_error(args, message, tmp_path):
+    res = run_pytest(*args, cwd=tmp_path)
     assert res.returncode == pytest.ExitCode.USAGE_ERROR, res.stdout + res.stderr
     assert message in res.stderr and "passed" not in res.stdout
 
