@@ -1,6 +1,6 @@
 """The plugin-agnostic framework: units and their registry (``registry``), entry-point discovery
 (``discovery``), devices (``devices``), what a check receives (``context``), comparisons
-(``tolerance``), hypothesis profiles and strategies (``profiles``, ``strategies``), run records and
+(``tolerance``) and their per-kind summaries (``comparisons``), hypothesis profiles and strategies (``profiles``, ``strategies``), run records and
 their comparison (``records``, ``compare``), errors (``errors``), the cache (``cache``) and a
 file lock that says when it waits (``locks``).
 

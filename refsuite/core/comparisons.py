@@ -59,9 +59,6 @@ class ComparisonLog:
             out.append(entry)
         return out
 
-    def __len__(self) -> int:
-        return sum(e["count"] for e in self._entries.values())
-
 
 def fold(comparisons: list[dict]) -> list[dict]:
     """Old records' one-entry-per-comparison lists, folded into the summary form."""

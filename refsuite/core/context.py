@@ -84,6 +84,7 @@ class Context:
         try:
             stats = self.tolerance.assert_golden(actual, printed)
         except AssertionError as exc:
+            self.comparisons.add(what, _errors(actual, printed), _describe(actual, None), failed=True)
             raise AssertionError(f"{what or 'value'} differs from the tutorial's printed output:\n{exc}") from None
         self.comparisons.add(what, stats, _describe(actual, None))
 
