@@ -26,6 +26,7 @@ _EXPORTS = {
     "DuplicateUnitError": ".core.errors",
     "DatasetError": ".core.errors",
     "SECTIONS": ".core.registry",
+    "DATASET_CAPABILITIES": ".core.registry",
     "SHAPES_ONLY": ".core.registry",
     "FLOAT64": ".core.registry",
     "Registry": ".core.registry",

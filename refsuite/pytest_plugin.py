@@ -178,7 +178,7 @@ class UnitItem(pytest.Item):
 
     def runtest(self) -> None:
         state = self.config.stash[_STATE]
-        reason = self.unit.requires.unmet(self.device, state.datasets.name, state.runslow)
+        reason = self.unit.requires.unmet(self.device, state.datasets.name, state.runslow, state.datasets.capabilities)
         if reason:
             pytest.skip(reason)
         with tempfile.TemporaryDirectory(prefix="refsuite-") as tmp:
