@@ -52,8 +52,8 @@ class LoadedDataset:
                 problems.append(f"{split} has no `data` and `targets` (the decoded arrays)")
                 continue
             data, targets = np.asarray(data), np.asarray(targets)
-            want = (3, 4) if self.channels == 3 else (3,)
-            if data.dtype != np.uint8 or data.ndim not in want or (data.ndim == 4 and data.shape[3] != self.channels):
+            ndim = 4 if self.channels == 3 else 3
+            if data.dtype != np.uint8 or data.ndim != ndim or (ndim == 4 and data.shape[3] != self.channels):
                 problems.append(f"{split}.data is {data.dtype} {data.shape}, not uint8 N×H×W" + ("×3" if self.channels == 3 else ""))
                 continue
             if len(targets) != len(data) or len(data) == 0:
