@@ -106,6 +106,12 @@ def test_pytest_fixtures_lists_refsuites_with_their_docstrings(env, tmp_path):  
     assert "plugins [session scope] -- " in out and "Everything refsuite found installed" in out
 
 
+def test_plugins_md_lists_every_dataset_capability():
+    text = (ROOT / "PLUGINS.md").read_text()
+    for name, meaning in refsuite.DATASET_CAPABILITIES.items():
+        assert f"| `{name}` | {meaning} |" in text, name
+
+
 # refsuite.testing itself
 
 
