@@ -71,7 +71,7 @@ def test_the_import_check_catches_private_imports(tmp_path, monkeypatch):
 def _pasted_plugin(into: Path) -> Path:
     """The minimal plugin, written from PLUGINS.md's text exactly as a reader would paste it."""
     files = re.findall(r"<!-- paste: (\S+) -->\n```\w+\n(.*?)```", (ROOT / "PLUGINS.md").read_text(), flags=re.S)
-    assert {Path(p).name for p, _ in files} >= {"pyproject.toml", "units.py", "stripes.py"}, files
+    assert {Path(p).name for p, _ in files} >= {"pyproject.toml", "__init__.py", "units.py", "stripes.py"}, files
     for path, text in files:
         (into / path).parent.mkdir(parents=True, exist_ok=True)
         (into / path).write_text(text)
@@ -86,7 +86,10 @@ def test_the_minimal_plugin_in_plugins_md_installs_and_passes(env):  # noqa: F81
         project = _pasted_plugin(outside)
         env.install(project)
         try:
-            tests = env.run("-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=project)
+            # from outside the project, so the tests import the installed package
+            where = env.run("-c", "import refsuite_example.units as u; print(u.__file__)", cwd=outside, check=True)
+            assert "site-packages" in where.stdout, where.stdout
+            tests = env.run("-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests"), cwd=outside)
             assert tests.returncode == 0 and "4 passed" in tests.stdout, tests.stdout[-3000:] + tests.stderr[-2000:]
             run = env.refsuite("run", "-k", "example", "--record", str(outside / "r.json"), cwd=outside)
             assert run.returncode == 0 and "2 passed" in run.stdout, run.stdout[-3000:] + run.stderr[-2000:]
