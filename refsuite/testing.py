@@ -169,8 +169,11 @@ def check_dataset(dataset: Any, root: str | Path | None = None, download: bool =
     """Assert that a ``refsuite.DatasetPlugin`` honours the dataset contract: ``problem`` is None,
     ``load`` returns a ``refsuite.LoadedDataset`` whose arrays, labels, statistics and channels
     agree, and nothing contradicts the capabilities it declares. Returns what it loaded."""
+    from .core.registry import DATASET_CAPABILITIES
     from .datasets.base import LoadedDataset
 
+    unknown = sorted(set(dataset.capabilities) - set(DATASET_CAPABILITIES))
+    assert not unknown, f"dataset {dataset.name!r} declares unknown capabilities {unknown}; known: {sorted(DATASET_CAPABILITIES)}"
     root = Path(root) if root is not None else None
     problem = dataset.problem(root, download)
     assert problem is None, f"dataset {dataset.name!r} cannot be used: {problem}"
