@@ -115,6 +115,16 @@ def test_plugins_md_lists_every_dataset_capability():
         assert f"| `{name}` | {meaning} |" in text, name
 
 
+def test_plugins_md_documents_the_whole_kit():
+    import refsuite.testing as kit
+
+    text = (ROOT / "PLUGINS.md").read_text()
+    methods = [m for m in vars(kit.UnitRunner) if not m.startswith("_")] + ["ctx"]
+    missing = [f"unit.{m}" for m in methods if f"unit.{m}" not in text]
+    missing += [name for name in kit.__all__ if name != "UnitRunner" and f"`{name}" not in text]
+    assert not missing, f"PLUGINS.md does not mention {missing}"
+
+
 # refsuite.testing itself
 
 
