@@ -39,6 +39,11 @@ def usable_cores(env: Mapping[str, str] = os.environ) -> int:
     """
     if env.get(CORES_ENV):
         return _positive(env[CORES_ENV], f"${CORES_ENV}")
+    return affinity_cores()
+
+
+def affinity_cores() -> int:
+    """The cores the operating system lets this process run on."""
     process_cpu_count = getattr(os, "process_cpu_count", None)  # Python 3.13+: affinity and PYTHON_CPU_COUNT
     if process_cpu_count is not None:
         return process_cpu_count() or 1
@@ -180,5 +185,5 @@ def _positive(text: str | int, what: str) -> int:
     return value
 
 
-__all__ = ["Budget", "DEVICE_POLICIES", "apply", "device_index", "from_environment", "plan", "thread_share",
+__all__ = ["Budget", "DEVICE_POLICIES", "affinity_cores", "apply", "device_index", "from_environment", "plan", "thread_share",
            "usable_cores", "worker_number"]
