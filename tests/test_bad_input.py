@@ -43,6 +43,10 @@ CASES = {
     "run: record path is a directory": (["run", "--record", "{dir}"], {}, 2, r"--record .*adir: is a directory"),
     "run: junitxml path unwritable": (["run", "--junitxml", "/proc/x/u.xml"], {}, 2, r"--junitxml /proc/x/u.xml: cannot write there"),
     "run: unknown profile": (["run", "--profile", "fastest"], {}, 2, r"argument --profile: invalid choice: 'fastest'"),
+    "run: torch threads 0": (["run", "-k", "seed"], {"REFSUITE_TORCH_THREADS": "0"}, 4,
+                             r"\$REFSUITE_TORCH_THREADS must be an integer ≥ 1, got '0'"),
+    "run: cores not a number": (["run", "-k", "seed", "--", "--torch-threads", "2"], {"REFSUITE_CORES": "many"}, 4,
+                                r"\$REFSUITE_CORES must be an integer ≥ 1, got 'many'"),
     # refsuite train: every number in range, one device, a writable --out
     "train: epochs -1": (["train", "--epochs", "-1"], {}, 2, r"argument --epochs: must be an integer ≥ 1, got -1"),
     "train: epochs 0": (["train", "--epochs", "0"], {}, 2, r"argument --epochs: must be an integer ≥ 1, got 0"),

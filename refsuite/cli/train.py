@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 import time
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import torch
 
 from .. import options
+from ..core.budgets import affinity_cores
 from ..core.errors import UsageError
 from ..core.records import check_writable, environment, write_json
 from ..tutorial import golden
@@ -79,7 +79,7 @@ def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int 
     if device.type == "cpu":
         # Batch-4 steps are too small for intra-op threads to pay off (and extra threads fight
         # DataLoader workers for the cores); large batches use every core.
-        torch.set_num_threads(threads or (1 if recipe.batch_size <= 16 and not fast else os.cpu_count() or 1))
+        torch.set_num_threads(threads or (1 if recipe.batch_size <= 16 and not fast else affinity_cores()))
     images, labels = to_tensors(dataset.train)
     test_images, test_labels = to_tensors(dataset.test)
     batches = TensorBatches(images.to(device), labels.to(device), recipe.batch_size, shuffle=True, seed=recipe.seed)
