@@ -40,6 +40,8 @@ DEFAULT_SIZE = (5000, 1000)
 MIN_SIZE, MAX_SIZE = 10, 200_000
 #: what the directory holds, for people; nothing in it is trusted
 MANIFEST = "refsuite-manifest.json"
+#: the pixel noise's standard deviation (pixel values in [0, 1])
+NOISE = 0.1
 
 #: each class's colour, hues far apart (every image jitters it)
 _PALETTE = np.array(
@@ -47,7 +49,7 @@ _PALETTE = np.array(
      [0.95, 0.20, 0.20],  # car: red
      [1.00, 0.90, 0.20],  # bird: yellow
      [1.00, 0.55, 0.10],  # cat: orange
-     [0.60, 0.40, 0.20],  # deer: brown
+     [0.75, 0.50, 0.25],  # deer: brown
      [1.00, 0.45, 0.80],  # dog: pink
      [0.25, 0.80, 0.30],  # frog: green
      [0.65, 0.35, 0.95],  # horse: violet
@@ -102,9 +104,10 @@ def _pattern(label: int, x, y, phase):
     return _inside(np.maximum(-y - 0.45, 1.8 * np.abs(x) + y - 0.55))  # triangle
 
 
-def render(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
+def render(rng: np.random.Generator, labels: np.ndarray, noise: float = NOISE) -> np.ndarray:
     """N×3×32×32 uint8 images for the given labels: each class's picture in its colour on a dark
-    background, moved, turned, scaled and shifted in phase per image, with modest pixel noise."""
+    background, moved, turned, scaled and shifted in phase per image, with pixel noise of standard
+    deviation ``noise`` (drawn last, so ``noise=0`` gives the same pictures without it)."""
     n = len(labels)
     grid = (np.arange(32) + 0.5) / 16 - 1
     yy, xx = np.meshgrid(grid, grid, indexing="ij")
@@ -119,11 +122,11 @@ def render(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
         rows = labels == label
         mask[rows] = _pattern(int(label), x[rows], y[rows], phase[rows])
     # Brightness, tint, background and noise vary per image, not so much that a person looks twice.
-    fg = _PALETTE[labels] * rng.uniform(0.7, 1.0, (n, 1)) + rng.normal(0, 0.08, (n, 3))
-    bg = rng.uniform(0.05, 0.35, (n, 1)) + rng.normal(0, 0.05, (n, 3))
+    fg = _PALETTE[labels] * rng.uniform(0.8, 1.0, (n, 1)) + rng.normal(0, 0.06, (n, 3))
+    bg = rng.uniform(0.03, 0.25, (n, 1)) + rng.normal(0, 0.04, (n, 3))
     # float32 and in place: the default 6,000 images are rendered in every process that checks them
     img = rng.standard_normal((n, 3, 32, 32), dtype=np.float32)
-    img *= 0.1 * 255
+    img *= noise * 255
     img += (255 * bg[:, :, None, None]).astype(np.float32)
     img += mask.astype(np.float32)[:, None] * (255 * (fg - bg)[:, :, None, None]).astype(np.float32)
     return np.clip(np.rint(img, out=img), 0, 255, out=img).astype(np.uint8)
@@ -177,7 +180,7 @@ def expected(seed: int, train_size: int, test_size: int) -> Expected:
 
 def generate(target: Path, train_size: int, test_size: int, seed: int) -> None:
     """Write the dataset into ``target`` (which must not exist yet)."""
-    from tqdm.auto import tqdm
+    from ..core.progress import progress
 
     folder = target / BASE_FOLDER
     folder.mkdir(parents=True)
@@ -185,8 +188,8 @@ def generate(target: Path, train_size: int, test_size: int, seed: int) -> None:
     digests = {}
     files = _files(seed, train_size, test_size, stats)
     # delay: only shows a bar when generation takes more than a moment
-    for name, data in tqdm(files, desc="generating synthetic-cifar10", unit="file", total=len(TRAIN_FILES) + 2,
-                           delay=1.0):
+    for name, data in progress(files, desc="generating synthetic-cifar10", unit="file", total=len(TRAIN_FILES) + 2,
+                               delay=1.0):
         (folder / name).write_bytes(data)
         digests[name] = hashlib.sha256(data).hexdigest()
     # the same bytes the check would generate again: one rendering serves both
