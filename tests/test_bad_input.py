@@ -47,6 +47,10 @@ CASES = {
     "run: record twice": (["run", "--record", "a.json", "--record", "b.json"], {}, 4, r"argument --record: given twice"),
     "run: dataset twice": (["run", "--dataset", "cifar10", "--dataset", "synthetic-cifar10"], {}, 4,
                            r"argument --dataset: given twice"),
+    "run: torch threads 0": (["run", "-k", "seed"], {"REFSUITE_TORCH_THREADS": "0"}, 4,
+                             r"\$REFSUITE_TORCH_THREADS must be an integer ≥ 1, got '0'"),
+    "run: cores not a number": (["run", "-k", "seed", "--", "--torch-threads", "2"], {"REFSUITE_CORES": "many"}, 4,
+                                r"\$REFSUITE_CORES must be an integer ≥ 1, got 'many'"),
     # refsuite train: every number in range, one device, a writable --out
     "train: epochs -1": (["train", "--epochs", "-1"], {}, 4, r"argument --epochs: must be an integer ≥ 1, got -1"),
     "train: epochs 0": (["train", "--epochs", "0"], {}, 4, r"argument --epochs: must be an integer ≥ 1, got 0"),

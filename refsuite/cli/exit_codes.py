@@ -37,6 +37,7 @@ MEANINGS = {
 
 def environment_variables() -> dict[str, str]:
     """Every environment variable refsuite reads, and what it sets."""
+    from ..core.budgets import CORES_ENV, DEVICES_ENV, THREADS_ENV
     from ..core.cache import CACHE_ENV
     from ..datasets.base import DATA_ROOT_ENV
     from ..datasets.synthetic import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE, SIZE_ENV
@@ -47,12 +48,18 @@ def environment_variables() -> dict[str, str]:
         SIZE_ENV: f"TRAIN,TEST images of synthetic-cifar10 (default: {DEFAULT_SIZE[0]},{DEFAULT_SIZE[1]}; "
                   f"{MIN_SIZE} to {MAX_SIZE:,} each)",
         DATA_ROOT_ENV: "where a dataset read from disk (cifar10) lives, when --data-root is not given",
+        THREADS_ENV: "torch threads per test process, as pytest --torch-threads (default: under pytest-xdist, "
+                     "cores // workers)",
+        CORES_ENV: "the cores a parallel run shares out (default: the process's CPU affinity)",
+        DEVICES_ENV: "spread (default) or shared: which device each pytest-xdist worker uses, as "
+                     "pytest --worker-devices",
         "REFSUITE_BENCH_QUICK": "1: what bench --quick sets, for pytest --pyargs refsuite.bench.hotpath_bench",
     }
 
 
 def _entry(name: str, text: str, width: int) -> str:
-    return textwrap.fill(text, 79, initial_indent=f"  {name:<{width}}  ", subsequent_indent=" " * (width + 4))
+    return textwrap.fill(text, 79, initial_indent=f"  {name:<{width}}  ", subsequent_indent=" " * (width + 4),
+                         break_on_hyphens=False)
 
 
 def epilog() -> str:

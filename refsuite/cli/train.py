@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import torch
 
 from .. import options
+from ..core.budgets import affinity_cores
 from ..core.errors import UsageError
 from ..core.records import check_writable, environment, write_json
 from ..tutorial import golden
@@ -35,7 +35,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=options.at_least(0), default=0,
                    help="mini-batches per running-loss line; 0: about 6 lines per epoch (default: 0)")
     p.add_argument("--threads", type=options.at_least(1), default=None,
-                   help="torch intra-op threads on CPU (default: 1 for batches up to 16, else every core)")
+                   help="torch intra-op threads on CPU "
+                        "(default: 1 for batches up to 16, else every core this process may use)")
     p.add_argument("--fast", action="store_true",
                    help="same model and data: large batch, one-cycle schedule (default: the tutorial's recipe)")
     p.add_argument("--out", default="refsuite-train", metavar="DIR",
@@ -99,7 +100,7 @@ def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int 
     if device.type == "cpu":
         # Batch-4 steps are too small for intra-op threads to pay off (and extra threads fight
         # DataLoader workers for the cores); large batches use every core.
-        torch.set_num_threads(threads or (1 if recipe.batch_size <= 16 and not fast else os.cpu_count() or 1))
+        torch.set_num_threads(threads or (1 if recipe.batch_size <= 16 and not fast else affinity_cores()))
     images, labels = to_tensors(dataset.train)
     test_images, test_labels = to_tensors(dataset.test)
     batches = TensorBatches(images.to(device), labels.to(device), recipe.batch_size, shuffle=True, seed=recipe.seed)

@@ -202,6 +202,7 @@ def generate(target: Path, train_size: int, test_size: int, seed: int) -> None:
 class SyntheticCIFAR10(DatasetPlugin):
     name = "synthetic-cifar10"
     description = "offline, deterministic, learnable; CIFAR-10's format read by torchvision (default)"
+    capabilities = frozenset({"learnable", "colour", "32x32", "ten_classes"})
 
     def __init__(self, train_size: int | None = None, test_size: int | None = None, seed: int = 0) -> None:
         # sizes left as None come from $REFSUITE_SYNTHETIC_SIZE when the dataset is used, so a bad
