@@ -41,13 +41,16 @@ DEVICE = Option(
     action="append", metavar="DEVICE",
 )
 DATASET = Option("--dataset", "dataset", "dataset plugin to use (default: synthetic-cifar10)", metavar="NAME")
-DATA_ROOT = Option("--data-root", "data_root", "where the dataset lives (env REFSUITE_DATA_ROOT)", metavar="PATH",
-                   path=True)
-DOWNLOAD = Option("--download", "download", "allow the dataset plugin to download missing files", action="store_true")
-STRICT = Option("--strict-units", "strict_units", "a skipped unit is a failure", action="store_true",
-                cli_flag="--strict")
-RUNSLOW = Option("--runslow", "runslow", "also run units marked slow", action="store_true")
-RECORD = Option("--record", "record", "write per-unit results as JSON to PATH", metavar="PATH", path=True)
+DATA_ROOT = Option("--data-root", "data_root",
+                   "where a dataset read from disk lives (default: $REFSUITE_DATA_ROOT; synthetic-cifar10: "
+                   "generated into $REFSUITE_CACHE)", metavar="PATH", path=True)
+DOWNLOAD = Option("--download", "download", "allow the dataset plugin to download missing files (default: never)",
+                  action="store_true")
+STRICT = Option("--strict-units", "strict_units", "a skipped unit is a failure (default: a visible skip)",
+                action="store_true", cli_flag="--strict")
+RUNSLOW = Option("--runslow", "runslow", "also run units marked slow (default: skip them)", action="store_true")
+RECORD = Option("--record", "record", "write per-unit results as JSON to PATH (default: none)", metavar="PATH",
+                path=True)
 
 TORCH_THREADS = Option(
     "--torch-threads", "torch_threads",

@@ -71,7 +71,7 @@ def test_compare_rejects_files_that_are_not_records(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     res = run_refsuite("compare", str(bad), str(bad))
-    assert res.returncode == 2 and "not a refsuite record" in res.stderr
+    assert res.returncode == 4 and "not a refsuite record" in res.stderr
 
 
 def test_a_renamed_unit_pairs_with_its_old_id(record):
@@ -122,4 +122,4 @@ def test_compare_reads_a_layout_1_record_and_refuses_a_newer_layout(record, tmp_
         r for r in record["results"] if r["unit"] == "tensors.math.golden")["comparisons"]]
     future = dict(record, format=3)
     res = run_refsuite("compare", _write(tmp_path / "future.json", future), str(tmp_path / "new.json"))
-    assert res.returncode == 2 and "a record of layout 3, newer than this refsuite reads" in res.stderr
+    assert res.returncode == 4 and "a record of layout 3, newer than this refsuite reads" in res.stderr
