@@ -16,15 +16,18 @@ import torch
 
 from .._version import __version__
 from .errors import UsageError
+from .packages import package_problem
 
 
 def environment(devices: list[str] | None = None, dataset: str | None = None) -> dict:
-    try:
+    # a broken torchvision is a fact to report, not a crash; None: not installed
+    tv_problem = package_problem("torchvision")
+    if tv_problem is None:
         import torchvision
 
         tv = torchvision.__version__
-    except Exception as exc:  # a broken torchvision is a fact to report, not a crash
-        tv = f"unavailable ({type(exc).__name__}: {exc})" if not isinstance(exc, ImportError) else None
+    else:
+        tv = None if tv_problem.startswith("needs ") else f"unavailable: {tv_problem}"
     return {
         "refsuite": __version__,
         "python": sys.version.split()[0],
