@@ -2,6 +2,10 @@
 upgrade) makes the units that need it visible skips naming the cause; everything else still runs,
 and nothing crashes at import. Simulated by a torchvision on the subprocess's path that fails."""
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +59,13 @@ def test_loading_a_dataset_says_torchvision_is_broken(site, tmp_path):
     assert res.returncode not in (0, 5)
     assert BROKEN in res.stderr and CAUSE in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "batch.png").exists()
+
+
+def test_the_test_suite_collects_and_skips_the_torchvision_faults(site):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    root = Path(__file__).parent.parent
+    res = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider", "-rs",
+                          "tests/test_data_faults.py", "tests/test_registry.py"], capture_output=True, text=True, env=env, cwd=root, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    summary = res.stdout.strip().splitlines()[-1]
+    assert "passed, 1 skipped" in summary and "error" not in summary and BROKEN in res.stdout, res.stdout
