@@ -69,3 +69,17 @@ def test_the_test_suite_collects_and_skips_the_torchvision_faults(site):
     assert res.returncode == 0, res.stdout + res.stderr
     summary = res.stdout.strip().splitlines()[-1]
     assert "passed, 1 skipped" in summary and "error" not in summary and BROKEN in res.stdout, res.stdout
+
+
+def test_a_cudnn_torch_refuses_is_reported_not_raised(monkeypatch):
+    # torch raises when the cuDNN it finds is not the one it was built with: a record must still be written
+    import torch
+
+    from refsuite.core.records import environment
+
+    def refuse():
+        raise RuntimeError("cuDNN version incompatibility: PyTorch was compiled against (9, 26, 0) but found (9, 24, 0).")
+
+    monkeypatch.setattr(torch.backends.cudnn, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.cudnn, "version", refuse)
+    assert environment()["cudnn"].startswith("unavailable (cuDNN version incompatibility")

@@ -36,12 +36,19 @@ def environment(devices: list[str] | None = None, dataset: str | None = None) ->
         "torch": torch.__version__,
         "torchvision": tv,
         "cuda": torch.version.cuda,
-        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "cudnn": _cudnn_version(),
         "devices": devices or [],
         "dataset": dataset,
         "threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(),
     }
+
+
+def _cudnn_version():
+    try:
+        return torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    except RuntimeError as exc:  # torch refuses a cuDNN other than the one it was built with
+        return f"unavailable ({(str(exc).strip().splitlines() or [''])[0]})"
 
 
 def read_json(path: str | os.PathLike):
