@@ -1,6 +1,7 @@
-"""A torchvision that is installed but cannot load beside this torch (an ABI mismatch after a torch
-upgrade) makes the units that need it visible skips naming the cause; everything else still runs,
-and nothing crashes at import. Simulated by a torchvision on the subprocess's path that fails."""
+"""Dependencies installed but unusable beside this torch. A torchvision that cannot load (an ABI
+mismatch after a torch upgrade) makes the units that need it visible skips naming the cause;
+everything else still runs, and nothing crashes at import. Simulated by a torchvision on the
+subprocess's path that fails. A cuDNN torch refuses is reported in records, not raised."""
 import json
 import os
 import subprocess
