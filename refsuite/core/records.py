@@ -16,6 +16,7 @@ import torch
 
 from .._version import __version__
 from .errors import UsageError
+from .packages import package_problem
 
 #: the layout of ``--record`` files: 2 adds "format", the run's settings ("run") and one summary per
 #: unit × kind of comparison; records without "format" are layout 1 (one entry per comparison made)
@@ -23,12 +24,14 @@ RECORD_FORMAT = 2
 
 
 def environment(devices: list[str] | None = None, dataset: str | None = None) -> dict:
-    try:
+    # a broken torchvision is a fact to report, not a crash; None: not installed
+    tv_problem = package_problem("torchvision")
+    if tv_problem is None:
         import torchvision
 
         tv = torchvision.__version__
-    except Exception as exc:  # a broken torchvision is a fact to report, not a crash
-        tv = f"unavailable ({type(exc).__name__}: {exc})" if not isinstance(exc, ImportError) else None
+    else:
+        tv = None if tv_problem.startswith("needs ") else f"unavailable: {tv_problem}"
     return {
         "refsuite": __version__,
         "python": sys.version.split()[0],
@@ -37,12 +40,19 @@ def environment(devices: list[str] | None = None, dataset: str | None = None) ->
         "torch": torch.__version__,
         "torchvision": tv,
         "cuda": torch.version.cuda,
-        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "cudnn": _cudnn_version(),
         "devices": devices or [],
         "dataset": dataset,
         "threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(),
     }
+
+
+def _cudnn_version():
+    try:
+        return torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    except RuntimeError as exc:  # torch refuses a cuDNN other than the one it was built with
+        return f"unavailable ({(str(exc).strip().splitlines() or [''])[0]})"
 
 
 def read_json(path: str | os.PathLike):

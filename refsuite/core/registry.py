@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import importlib.util
 import inspect
 import re
 import warnings
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from .errors import DuplicateUnitError
+from .packages import package_problem
 from .torch_version import torch_at_least
 
 if TYPE_CHECKING:
@@ -73,8 +73,8 @@ class Requires:
 
             return f"needs torch>={self.min_torch}, have {torch.__version__}"
         for package in self.packages:
-            if importlib.util.find_spec(package) is None:
-                return f"needs the optional package {package!r}"
+            if (problem := package_problem(package)) is not None:
+                return problem
         if (self.dataset or self.dataset_capabilities) and dataset_name is None:
             return "needs a dataset, and no dataset plugin is installed"
         names = (self.dataset,) if isinstance(self.dataset, str) else self.dataset

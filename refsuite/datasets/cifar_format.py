@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.errors import DatasetError
+from ..core.packages import require
+
 BASE_FOLDER = "cifar-10-batches-py"  # torchvision.datasets.CIFAR10.base_folder
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"
@@ -48,6 +51,7 @@ def reader(train_files: list[tuple[str, str]], test_file: tuple[str, str], meta_
            algorithm: str = "md5"):
     """torchvision's CIFAR10 class for files with these ``(name, digest)`` sums, its integrity check
     done with :func:`file_digest`: each file hashed once per load, and always before it is unpickled."""
+    require("torchvision", DatasetError)
     import torchvision
 
     class CheckedCIFAR10(torchvision.datasets.CIFAR10):
