@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Any, Callable
 
@@ -46,7 +47,14 @@ class Context:
             chosen = settings(chosen, max_examples=max_examples)
 
         def wrap(func: Callable) -> Callable:
-            return chosen(given(*args, **kwargs)(func))
+            @functools.wraps(func)
+            def example(*a, **kw):
+                try:
+                    return func(*a, **kw)
+                finally:
+                    self.flush()  # one example, one graph on a lazy backend
+
+            return chosen(given(*args, **kwargs)(example))
 
         return wrap
 
@@ -60,8 +68,14 @@ class Context:
     def synchronize(self) -> None:
         self.device.synchronize()
 
+    def flush(self) -> None:
+        """A step boundary: a lazy backend runs what it has recorded (see ``DeviceType.flush``)."""
+        self.device.flush()
+
     def assert_close(self, actual: Any, expected: Any, *, what: str = "", **tolerances) -> None:
         """Result on the device vs a reference (usually CPU float64), under the device's tolerances."""
+        # reading a lazy backend's result would otherwise run only the graph behind it, leaving the rest pending
+        self.flush()
         msg = None
         if what:
             msg = lambda default: f"{what} on {self.device.label}:\n{default}"  # noqa: E731
