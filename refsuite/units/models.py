@@ -201,9 +201,12 @@ def gradcheck(ctx):
         "max_pool2d": (lambda x: F.max_pool2d(x, 2), (rand(1, 2, 6, 6),)),
         "linear": (lambda x, w, b: F.linear(x, w, b), (rand(4, 5), rand(3, 5), rand(3))),
     }
+    # Element by element, gradcheck perturbs each input at a new index: on a graph compiler every
+    # one is a new graph. Fast mode checks the same Jacobians along random directions instead.
+    fast = "eager" not in ctx.device.capabilities
     for name, (fn, inputs) in checks.items():
         try:
-            torch.autograd.gradcheck(fn, inputs)
+            torch.autograd.gradcheck(fn, inputs, fast_mode=fast)
         except GradcheckError as exc:
             raise AssertionError(f"{name} gradients disagree with finite differences on {ctx.device.label}:\n{exc}") from None
 
