@@ -77,19 +77,16 @@ def test_manual_seed_does_not_reseed_xla_so_seeding_is_declared_lacking():
 def test_flush_runs_the_recorded_graph_and_a_no_op_flush_is_caught(monkeypatch):
     dev = _xla()
     import torch_xla
-    import torch_xla.debug.metrics as met
 
-    def executions_after_flush():
-        met.clear_all()
+    def pending_after_flush() -> bool:
         x = torch.ones(4, device=dev) * 3
         XLA.flush(dev)
-        count = (met.metric_data("ExecuteTime") or (0,))[0]
-        del x
-        return count
+        # a tensor whose graph ran is device data alone; one still recorded shows its operations
+        return "aten::mul" in torch_xla._XLAC._get_xla_tensors_text([x])
 
-    assert executions_after_flush() >= 1
+    assert not pending_after_flush()
     monkeypatch.setattr(torch_xla, "sync", lambda *a, **k: None)  # planted: a flush that cuts nothing
-    assert executions_after_flush() == 0
+    assert pending_after_flush()
 
 
 def test_devices_come_from_the_pjrt_runtime():
