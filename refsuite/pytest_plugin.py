@@ -60,7 +60,7 @@ class _State:
         return Context(
             device=device,
             tmp_path=tmp_path,
-            hypothesis=settings_for(self.profile, device.type.name),
+            hypothesis=settings_for(self.profile, device.type.name, device.type.max_examples),
             tolerance=TolerancePolicy(device.type.tolerances),
             dataset_name=self.datasets.name,
             dataset_loader=self.datasets.load,

@@ -55,3 +55,23 @@ def test_bench_refuses_to_time_a_variant_that_computes_something_else(monkeypatc
     assert "refsuite-bench-" not in out and ".json" not in out
     # the variant that failed its check is not in the table
     assert not any(line.startswith("cpu") and "cl_pool_first" in line for line in out.splitlines())
+
+
+def test_bench_refuses_a_device_it_cannot_synchronize(monkeypatch, capsys):
+    import dataclasses
+
+    from refsuite.core import discovery
+    from refsuite.core.devices import CPU, DeviceType
+
+    class Unwaitable(DeviceType):
+        def device_count(self):
+            return 1
+
+        def synchronize_problem(self):
+            return "torch.hpu has no synchronize()"
+
+    plugins = dataclasses.replace(discovery.discover(), devices={"cpu": CPU, "hpu": Unwaitable("hpu")})
+    monkeypatch.setattr(discovery, "discover", lambda: plugins)
+    assert cli.main(["bench", "--quick", "--device", "hpu"]) == 4  # a usage error: nothing ran
+    err = capsys.readouterr().err
+    assert "cannot time hpu: torch.hpu has no synchronize(); its timings would count only the queuing of work" in err

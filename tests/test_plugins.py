@@ -96,6 +96,19 @@ def test_device_plugin_runs_shape_units_and_skips_value_units(env, tmp_path):
     env.pip("uninstall", "-y", "-q", "refsuite-meta")
 
 
+def test_backend_plugin_without_its_backend_says_why(env, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("torch_xla") is not None:
+        pytest.skip("torch_xla is installed here: tox -e xla runs refsuite-xla with it")
+    env.install(PLUGINS / "refsuite-xla")
+    doctor = env.refsuite("doctor")
+    assert "xla    not available" in doctor.stdout and "why: torch_xla is not installed" in doctor.stdout, doctor.stdout
+    run = env.refsuite("run", "--device", "xla", cwd=tmp_path)
+    assert run.returncode == 4 and "torch_xla is not installed" in run.stderr + run.stdout
+    env.pip("uninstall", "-y", "-q", "refsuite-xla")
+
+
 def test_dataset_plugin_trains_lenet_on_real_digits(env, tmp_path):
     env.install(PLUGINS / "refsuite-digits")
     doctor = env.refsuite("doctor")

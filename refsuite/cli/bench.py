@@ -38,7 +38,11 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if args.json:
         args.json = str(check_writable(args.json, "--json"))
-    resolve_devices(args.device, discover().devices)  # a bad --device is a usage error before anything runs
+    # a bad --device is a usage error before anything runs
+    for device in resolve_devices(args.device, discover().devices):
+        problem = device.type.synchronize_problem()
+        if problem:
+            raise UsageError(f"cannot time {device.label}: {problem}; its timings would count only the queuing of work")
     # read by the benchmark module's parametrisation; restored so an in-process caller is unchanged
     quick_before = os.environ.pop("REFSUITE_BENCH_QUICK", None)
     if args.quick:

@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import argparse
 
+from .. import options
+
 
 def configure(p: argparse.ArgumentParser) -> None:
-    pass
+    options.add_to_argparse(p, [options.DEVICE])
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..core.devices import resolve_devices
     from ..core.discovery import discover
+    from ..core.errors import UsageError
     from ..core.records import environment
     from ..datasets.base import DATA_ROOT_ENV, DEFAULT_DATASET
 
@@ -28,7 +32,20 @@ def main(args: argparse.Namespace) -> int:
               f" tolerances={ {str(k).replace('torch.', ''): v for k, v in dtype.tolerances.items()} }")
         for label in facts.get("names", []):
             print(f"         {label}")
+        if not facts["available"]:
+            print(f"         why: {dtype.unavailable_reason()}")
+        for capability, why in getattr(dtype, "lacking", {}).items():
+            print(f"         lacks {capability}: {why}")
         print(f"         dtypes: {' '.join(facts['dtypes'])}")
+    named_problem = None
+    for spec in args.device:
+        # a type no plugin describes goes through the generic fallback, as a run would
+        try:
+            found = resolve_devices([spec], plugins.devices)
+            print(f"  --device {spec}: {', '.join(f'{d.label} ({d.type.description or type(d.type).__name__})' for d in found)}")
+        except UsageError as exc:
+            named_problem = str(exc)
+            print(f"  --device {spec}: {exc}")
     print("\ndatasets:")
     default_problem = None
     for name, ds in plugins.datasets.items():
@@ -54,5 +71,5 @@ def main(args: argparse.Namespace) -> int:
     print(f"\n{len(plugins.units)} units registered")
     if default_problem:
         print(f"\nthe default dataset cannot be used: {default_problem}")
-    # a run would fail for either: so does the doctor
-    return 1 if plugins.failures or default_problem else 0
+    # a run would fail for any of these: so does the doctor
+    return 1 if plugins.failures or default_problem or named_problem else 0

@@ -56,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
     batch = args.batch_size if args.batch_size is not None else (32 if args.fast else 4)
     recipe = Recipe(epochs=args.epochs, batch_size=batch, lr=args.lr, momentum=args.momentum, seed=args.seed,
                     window=args.window)
-    return run(device.torch, dataset.load(), recipe, out, fast=args.fast, threads=args.threads)
+    return run(device.torch, dataset.load(), recipe, out, fast=args.fast, threads=args.threads, step_boundary=device.flush)
 
 
 def default_window(batches_per_epoch: int) -> int:
@@ -94,7 +94,7 @@ def plot_losses(windows: list, batches_per_epoch: int, path: Path, title: str) -
     plt.close(fig)
 
 
-def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int | None) -> int:
+def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int | None, step_boundary=None) -> int:
     from ..core import progress
 
     if device.type == "cpu":
@@ -116,7 +116,7 @@ def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int 
     if fast:
         print(f"--fast: batch {recipe.batch_size}, one-cycle SGD, {recipe.epochs} epochs on {device}")
         train_fast(net, images, labels, recipe.epochs, device, batch_size=recipe.batch_size, seed=recipe.seed,
-                   on_window=report, history=history)
+                   on_window=report, history=history, step_boundary=step_boundary)
     else:
         with progress.progress(total=recipe.epochs * len(batches), unit="batch", desc=f"training on {device}") as bar:
             def step(loss):
@@ -125,7 +125,7 @@ def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int 
                     bar.set_postfix(loss=f"{loss:.3f}")
 
             train_loop(net, batches, recipe, device, on_window=report, on_step=step, history=history,
-                       fast_kernels=True)
+                       fast_kernels=True, step_boundary=step_boundary)
     metrics = {
         "recipe": "fast" if fast else "tutorial",
         "config": dataclasses.asdict(recipe),

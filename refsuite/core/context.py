@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,7 +48,14 @@ class Context:
             chosen = settings(chosen, max_examples=max_examples)
 
         def wrap(func: Callable) -> Callable:
-            return chosen(given(*args, **kwargs)(func))
+            @functools.wraps(func)
+            def example(*a, **kw):
+                try:
+                    return func(*a, **kw)
+                finally:
+                    self.flush()  # one example, one graph on a lazy backend
+
+            return chosen(given(*args, **kwargs)(example))
 
         return wrap
 
@@ -61,12 +69,18 @@ class Context:
     def synchronize(self) -> None:
         self.device.synchronize()
 
+    def flush(self) -> None:
+        """A step boundary: a lazy backend runs what it has recorded (see ``DeviceType.flush``)."""
+        self.device.flush()
+
     def assert_close(self, actual: Any, expected: Any, *, what: str = "", where: Any = None, **tolerances) -> None:
         """Result on the device vs a reference (usually CPU float64), under the device's tolerances.
 
         ``what`` names the comparison and ``where`` the example it was made on (drawn parameters):
         records keep one entry per ``what`` with the ``where`` of its largest error.
         """
+        # reading a lazy backend's result would otherwise run only the graph behind it, leaving the rest pending
+        self.flush()
         msg = None
         if what or where is not None:
             said = f"{what} ({where})" if where is not None else what

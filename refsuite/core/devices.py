@@ -35,7 +35,10 @@ ALL_DTYPES: frozenset = frozenset(
 #: Capabilities a unit may require.
 #: ``values``: tensors hold real data (the meta device only tracks shapes).
 #: ``float64``: double precision is supported.
-KNOWN_CAPABILITIES = frozenset({"values", "float64"})
+#: ``seeding``: torch.manual_seed seeds the device's generator and torch.random.fork_rng saves and restores it.
+#: ``eager``: each operation runs as its own kernel, so a reduction sums in the same order whatever
+#: operations surround it (a graph compiler may fuse it with its neighbours and reorder it).
+KNOWN_CAPABILITIES = frozenset({"values", "float64", "seeding", "eager"})
 
 Tolerances = Mapping[torch.dtype, "tuple[float, float]"]
 
@@ -55,18 +58,25 @@ class DeviceType:
         capabilities: Iterable[str] | None = None,
         tolerances: Tolerances | None = None,
         description: str = "",
+        lacking: Mapping[str, str] | None = None,
+        max_examples: int | None = None,
     ) -> None:
         self.name = name
         self.dtypes = frozenset(dtypes)
         if capabilities is None:
-            capabilities = {"values"} | ({"float64"} if torch.float64 in self.dtypes else set())
+            capabilities = {"values", "seeding", "eager"} | ({"float64"} if torch.float64 in self.dtypes else set())
         self.capabilities = frozenset(capabilities)
-        unknown = self.capabilities - KNOWN_CAPABILITIES
+        unknown = (self.capabilities | set(lacking or {})) - KNOWN_CAPABILITIES
         if unknown:
             raise ValueError(f"unknown capabilities {sorted(unknown)} for device type {name!r}; known: {sorted(KNOWN_CAPABILITIES)}")
         #: dtype -> (rtol, atol), overriding torch.testing.assert_close's defaults on this device.
         self.tolerances = dict(tolerances or {})
         self.description = description
+        #: capability -> why the device lacks it, added to the reason a unit needing it is skipped
+        self.lacking = dict(lacking or {})
+        #: at most this many hypothesis examples per property here: a backend that compiles a graph for
+        #: every new shape spends seconds per example (None: the profile decides)
+        self.max_examples = max_examples
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
@@ -87,7 +97,16 @@ class DeviceType:
         # device_count, not is_available(): CUDA can report available with zero usable devices.
         return self.device_count() > 0
 
+    def unavailable_reason(self) -> str | None:
+        """Why there are no devices of this type (None when there are)."""
+        if self.device_count() > 0:
+            return None
+        if self.module is None:
+            return f"torch has no torch.{self.name} module"
+        return f"torch.{self.name}.device_count() is 0"
+
     def synchronize(self, device: torch.device) -> None:
+        """Wait until the work queued on ``device`` is done (benchmarks time calls through it)."""
         sync = getattr(self.module, "synchronize", None)
         if sync is not None:
             sync(device)
@@ -98,6 +117,20 @@ class DeviceType:
         set_device = getattr(self.module, "set_device", None)
         if set_device is not None:
             set_device(index)
+
+    def synchronize_problem(self) -> str | None:
+        """Why :meth:`synchronize` cannot wait for this device's work, or None when it can.
+
+        A timing taken without waiting counts only the queuing of the work.
+        """
+        if getattr(self.module, "synchronize", None) is None:
+            return f"torch.{self.name} has no synchronize()"
+        return None
+
+    def flush(self, device: torch.device) -> None:
+        """Mark a step boundary: a lazy backend runs what it has recorded so far, so one graph
+        covers one training step or one property example instead of growing with the run.
+        Eager backends have nothing to do."""
 
     def devices(self) -> list["Device"]:
         """Every device of this type, one per index."""
@@ -127,6 +160,9 @@ class CPUDeviceType(DeviceType):
     def synchronize(self, device: torch.device) -> None:
         pass  # CPU kernels run synchronously
 
+    def synchronize_problem(self) -> str | None:
+        return None
+
     def devices(self) -> list["Device"]:
         return [Device(self, None)]
 
@@ -141,12 +177,33 @@ class MPSDeviceType(DeviceType):
         return 1 if torch.backends.mps.is_available() else 0
 
 
+#: out-of-tree backends torch knows the device type of, and the package that provides each
+#: (none of them autoloads through torch's ``torch.backends`` entry-point group)
+_BACKEND_PACKAGES = {"xla": "torch_xla"}
+
+
 class GenericDeviceType(DeviceType):
     """Any other device type torch knows, such as an autoloaded out-of-tree backend.
 
     Availability comes from ``torch.<name>.device_count()`` when the backend registered
     a module, else from allocating a one-element tensor there.
     """
+
+    def unavailable_reason(self) -> str | None:
+        if self.device_count() > 0:
+            return None
+        if self.module is not None:
+            return super().unavailable_reason()
+        package = _BACKEND_PACKAGES.get(self.name)
+        if package is not None:
+            import importlib.util
+
+            state = "is installed but not imported" if importlib.util.find_spec(package) else "is not installed"
+            return (f"torch knows the device type {self.name!r}, but its backend {package} {state}: torch does not "
+                    f"autoload it, and refsuite reaches it only through a device plugin (refsuite-{self.name})")
+        return (f"torch knows the device type {self.name!r}, but no imported backend registered torch.{self.name} "
+                f"or accepts a tensor there (torch imports out-of-tree backends itself only through its "
+                f"'torch.backends' entry-point group, torch>=2.5)")
 
     def device_count(self) -> int:
         if self.module is not None and hasattr(self.module, "device_count"):
@@ -163,6 +220,12 @@ class GenericDeviceType(DeviceType):
             torch.accelerator.synchronize(device)
         else:
             super().synchronize(device)
+
+    def synchronize_problem(self) -> str | None:
+        if _current_accelerator_type() == self.name or super().synchronize_problem() is None:
+            return None
+        return (f"torch.{self.name} has no synchronize() and {self.name} is not torch.accelerator's current "
+                f"accelerator, so refsuite's generic fallback cannot wait for work queued there")
 
 
 def _current_accelerator_type() -> str | None:
@@ -214,6 +277,9 @@ class Device:
     def synchronize(self) -> None:
         self.type.synchronize(self.torch)
 
+    def flush(self) -> None:
+        self.type.flush(self.torch)
+
     def __str__(self) -> str:
         return self.label
 
@@ -262,7 +328,7 @@ def _resolve_one(spec: str, types: Mapping[str, DeviceType]) -> list[Device]:
     if count == 0:
         raise UsageError(
             f"device {spec!r} is not available on this machine "
-            f"({dtype.name} reports {count} devices); available: {_available_text(types)}"
+            f"({dtype.name} reports {count} devices: {dtype.unavailable_reason()}); available: {_available_text(types)}"
         )
     if parsed.index is not None and parsed.type != "cpu":
         if parsed.index >= count:

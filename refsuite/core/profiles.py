@@ -18,9 +18,14 @@ settings.register_profile(
 settings.register_profile("thorough", max_examples=300, deadline=None, suppress_health_check=_QUIET, print_blob=True)
 
 
-def settings_for(profile: str, device_type: str) -> settings:
-    """The profile's settings for one device; timing deadlines never apply off the CPU."""
+def settings_for(profile: str, device_type: str, max_examples: int | None = None) -> settings:
+    """The profile's settings for one device; timing deadlines never apply off the CPU.
+
+    ``max_examples``: the device's cap (``DeviceType.max_examples``), applied when the profile asks for more.
+    """
     base = settings.get_profile(profile)  # raises InvalidArgument naming unknown profiles
+    if max_examples is not None and max_examples < base.max_examples:
+        base = settings(base, max_examples=max_examples)
     if device_type != "cpu":
         return settings(base, deadline=None)
     return base

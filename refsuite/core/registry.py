@@ -67,7 +67,8 @@ class Requires:
         """
         missing = sorted(set(self.capabilities) - set(device.capabilities))
         if missing:
-            return f"device {device.label} lacks {', '.join(missing)}"
+            why = [f"{c}: {device.type.lacking[c]}" for c in missing if c in getattr(device.type, "lacking", {})]
+            return f"device {device.label} lacks {', '.join(missing)}" + (f" ({'; '.join(why)})" if why else "")
         if self.min_torch and not torch_at_least(self.min_torch):
             import torch
 

@@ -64,9 +64,10 @@ class TensorBatches:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.labels)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
-        order = order.to(self.images.device)
         for start in range(0, n, self.batch_size):
-            idx = order[start : start + self.batch_size]
+            # sliced on the host, then sent: a lazy backend would bake a device-side slice's offset
+            # into its graph and compile a new one for every batch
+            idx = order[start : start + self.batch_size].to(self.images.device)
             yield self.images[idx], self.labels[idx]
 
 

@@ -58,13 +58,15 @@ def train_loop(
     on_step: Callable[[float], None] | None = None,
     history: History | None = None,
     fast_kernels: bool = False,
+    step_boundary: Callable[[], None] | None = None,
 ) -> History:
     """The tutorial's loop: zero_grad, forward, CrossEntropyLoss, backward, SGD step; running loss per window.
 
     By default this is the tutorial's code exactly: ``optim.SGD`` as it writes it, torch's default
     convolution backend. ``fast_kernels=True`` keeps the recipe and changes only how it is
     computed: SGD's fused kernel (one call for all parameters, CPU and CUDA) and, for tiny batches
-    on the CPU, torch's native convolutions instead of oneDNN's.
+    on the CPU, torch's native convolutions instead of oneDNN's. ``step_boundary`` runs after each
+    optimizer step: a lazy backend's ``DeviceType.flush``, so it compiles one step, not the whole run.
     """
     history = history or History()
     criterion = nn.CrossEntropyLoss()
@@ -77,7 +79,7 @@ def train_loop(
     kernels = _small_batch_cpu_convolutions(device, recipe.batch_size) if fast_kernels else contextlib.nullcontext()
     try:
         with kernels:
-            _epochs(net, batches, recipe, device, criterion, optimizer, history, on_window, on_step)
+            _epochs(net, batches, recipe, device, criterion, optimizer, history, on_window, on_step, step_boundary)
     except KeyboardInterrupt:
         history.interrupted = True
     finally:
@@ -103,7 +105,7 @@ def _small_batch_cpu_convolutions(device: torch.device, batch_size: int):
         torch.backends.mkldnn.enabled = before
 
 
-def _epochs(net, batches, recipe, device, criterion, optimizer, history, on_window, on_step) -> None:
+def _epochs(net, batches, recipe, device, criterion, optimizer, history, on_window, on_step, step_boundary) -> None:
     for epoch in range(recipe.epochs):
         running_loss = 0.0
         for i, (inputs, labels) in enumerate(batches):
@@ -112,6 +114,8 @@ def _epochs(net, batches, recipe, device, criterion, optimizer, history, on_wind
             loss = criterion(net(inputs), labels)
             loss.backward()
             optimizer.step()
+            if step_boundary:
+                step_boundary()
             running_loss += loss.item()
             history.images += len(labels)
             if on_step:
@@ -136,6 +140,7 @@ def train_fast(
     seed: int = 0,
     on_window: Callable[[dict], None] | None = None,
     history: History | None = None,
+    step_boundary: Callable[[], None] | None = None,
 ) -> History:
     """Same model and data: tensors on the device, large batches, SGD with a one-cycle schedule.
 
@@ -165,6 +170,8 @@ def train_fast(
                 optimizer.step()
                 schedule.step()
                 losses += loss.detach()  # no .item(): the device is not synchronised every step
+                if step_boundary:
+                    step_boundary()
                 history.images += len(targets)
             row = {"epoch": epoch + 1, "batch": len(batches), "loss": float(losses) / len(batches)}
             history.windows.append(row)

@@ -202,9 +202,12 @@ def gradcheck(ctx):
         "max_pool2d": (lambda x: F.max_pool2d(x, 2), (rand(1, 2, 6, 6),)),
         "linear": (lambda x, w, b: F.linear(x, w, b), (rand(4, 5), rand(3, 5), rand(3))),
     }
+    # Element by element, gradcheck perturbs each input at a new index: on a graph compiler every
+    # one is a new graph. Fast mode checks the same Jacobians along random directions instead.
+    fast = "eager" not in ctx.device.capabilities
     for name, (fn, inputs) in checks.items():
         try:
-            torch.autograd.gradcheck(fn, inputs)
+            torch.autograd.gradcheck(fn, inputs, fast_mode=fast)
         except GradcheckError as exc:
             raise AssertionError(f"{name} gradients disagree with finite differences on {ctx.device.label}:\n{exc}") from None
 
@@ -232,8 +235,14 @@ def pool_first(ctx):
         # ReLU is monotone, so it commutes with max-pooling: bit for bit in the same memory format.
         got, got_grads = run(True, torch.contiguous_format, x)
         ctx.assert_close(got, ref, what="pool-first Net output", rtol=0, atol=0)
+        # The gradients too, where each operation is its own kernel. A graph compiler fuses a bias
+        # gradient's sum with the operations before it, and the two orders are different graphs, so
+        # the sum may be reordered: there they agree to float32 rounding, and the gap is recorded.
+        exact = {"rtol": 0, "atol": 0} if "eager" in ctx.device.capabilities else {}
         for name, a, b in zip(names, got_grads, ref_grads):
-            ctx.assert_close(a, b, what="pool-first gradients", where=name, rtol=0, atol=0)
+            ctx.assert_close(a, b, what="pool-first gradients", where=name, **exact)
+            gap = float((a - b).abs().max().cpu()) if a.numel() else 0.0
+            ctx.record_metric("pool_first_max_gradient_gap", max(gap, ctx.metrics.get("pool_first_max_gradient_gap", 0.0)))
         # channels_last (what `refsuite train --fast` runs) changes only the summation order. That
         # also moves tied and nearly tied pooling windows (a constant image) to a different, equally
         # valid maximum, whose gradient differs (seen with cuDNN on an H100), so this part draws

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from ..core import strategies as rst
-from ..core.registry import FLOAT64, SHAPES_ONLY, UnitGroup
+from ..core.registry import FLOAT64, SHAPES_ONLY, Requires, UnitGroup
 from ..tutorial import golden
 
 units = UnitGroup()
@@ -74,7 +74,7 @@ def seed_golden(ctx):
     ctx.assert_close(first.to(ctx.torch_device), first, what="seeded CPU values moved to the device")
 
 
-@units.unit("tensors.seed.repeats")
+@units.unit("tensors.seed.repeats", requires=Requires(capabilities=frozenset({"values", "seeding"})))
 def seed_repeats(ctx):
     """Re-seeding repeats the values on the device; the next call without re-seeding differs."""
     devices = [] if ctx.torch_device.type == "cpu" else [ctx.torch_device]

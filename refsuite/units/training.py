@@ -99,7 +99,7 @@ def backward_fills(ctx):
 def _tutorial_run(ctx, images, labels, recipe, fast_kernels: bool = False) -> list:
     net = training.new_net(recipe.seed, channels=images.shape[1])
     batches = tdata.TensorBatches(images, labels, recipe.batch_size, shuffle=True, seed=recipe.seed)
-    history = training.train_loop(net, batches, recipe, ctx.torch_device, fast_kernels=fast_kernels)
+    history = training.train_loop(net, batches, recipe, ctx.torch_device, fast_kernels=fast_kernels, step_boundary=ctx.flush)
     return [w["loss"] for w in history.windows]
 
 
@@ -147,6 +147,6 @@ def two_epochs_fifty_percent(ctx):
     ds = ctx.dataset
     net = training.new_net(0)
     loader = tdata.tutorial_loader(ds.train, train=True)
-    training.train_loop(net, loader, training.Recipe(), ctx.torch_device)
+    training.train_loop(net, loader, training.Recipe(), ctx.torch_device, step_boundary=ctx.flush)
     result = evaluate(net, tdata.tutorial_loader(ds.test, train=False), ctx.torch_device)
     assert result["accuracy"] >= 0.5, f"test accuracy {result['accuracy']:.1%} < 50 % after the tutorial's two epochs"

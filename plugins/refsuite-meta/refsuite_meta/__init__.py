@@ -21,6 +21,9 @@ class MetaDeviceType(DeviceType):
     def synchronize(self, device: torch.device) -> None:
         pass  # nothing is ever queued
 
+    def synchronize_problem(self) -> str | None:
+        return None
+
 
 META = MetaDeviceType(
     "meta", dtypes=ALL_DTYPES, capabilities=frozenset(), description="shapes only: no values, no float64 arithmetic"
