@@ -68,7 +68,8 @@ def batch_dimension(ctx):
         out = net(torch.zeros(batch, channels, 32, 32, device=ctx.torch_device))
         assert out.shape == (batch, 10), f"{name} on batch {batch}: output {tuple(out.shape)}"
 
-    prop()
+    with ctx.tiny_kernels():
+        prop()
 
 
 @units.unit("models.batch.rows_are_independent", tags=("layouts",))
@@ -88,7 +89,8 @@ def batch_invariance(ctx):
         with torch.no_grad():
             ctx.assert_close(net(x)[i], net(x[i : i + 1])[0], what=f"{name} row {i} of {batch} vs alone", rtol=1e-4, atol=1e-5)
 
-    prop()
+    with ctx.tiny_kernels():
+        prop()
 
 
 @units.unit("models.lenet.num_flat_features_is_product", requires=SHAPES_ONLY)
@@ -247,6 +249,7 @@ def pool_first(ctx):
             ctx.assert_close(a, b, what=f"channels_last pool-first gradient of {name}", rtol=1e-3, atol=1e-4)
 
     try:
-        prop()
+        with ctx.tiny_kernels():
+            prop()
     finally:
         net.to(memory_format=torch.contiguous_format)

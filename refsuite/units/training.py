@@ -98,7 +98,8 @@ def backward_fills(ctx):
 def _tutorial_run(ctx, images, labels, recipe, fast_kernels: bool = False) -> list:
     net = training.new_net(recipe.seed, channels=images.shape[1])
     batches = tdata.TensorBatches(images, labels, recipe.batch_size, shuffle=True, seed=recipe.seed)
-    history = training.train_loop(net, batches, recipe, ctx.torch_device, fast_kernels=fast_kernels)
+    with ctx.tiny_kernels():
+        history = training.train_loop(net, batches, recipe, ctx.torch_device, fast_kernels=fast_kernels)
     return [w["loss"] for w in history.windows]
 
 
