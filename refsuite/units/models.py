@@ -136,7 +136,8 @@ def conv_shapes(ctx):
         pool = torch.nn.MaxPool2d(k, stride=s, padding=p, dilation=d)
         assert pool(x).shape == (1, c_in, want, want), f"MaxPool2d {g}: {tuple(pool(x).shape)}, formula {want}"
 
-    prop()
+    with ctx.tiny_kernels():
+        prop()
 
 
 def _windows(x: np.ndarray, kernel, stride, padding, dilation, pad_value):
@@ -168,7 +169,8 @@ def max_pool_reference(ctx):
         got = F.max_pool2d(x, g["kernel"], g["stride"], g["padding"], g["dilation"])
         ctx.assert_close(got, torch.from_numpy(numpy_max_pool2d(x.cpu().numpy(), *args)), what=f"max_pool2d {g}")
 
-    prop()
+    with ctx.tiny_kernels():
+        prop()
 
 
 @units.unit("models.conv.conv2d_matches_numpy", requires=FLOAT64, tags=("layouts",))
@@ -186,7 +188,8 @@ def conv_reference(ctx):
         want = numpy_conv2d(*(t.cpu().numpy() for t in (x, w, b)), g["stride"], g["padding"], g["dilation"])
         ctx.assert_close(got, torch.from_numpy(want), what=f"conv2d {g}")
 
-    prop()
+    with ctx.tiny_kernels():
+        prop()
 
 
 @units.unit("models.gradients.conv_and_linear_pass_gradcheck", requires=FLOAT64)
@@ -205,7 +208,8 @@ def gradcheck(ctx):
     }
     for name, (fn, inputs) in checks.items():
         try:
-            torch.autograd.gradcheck(fn, inputs)
+            with ctx.tiny_kernels():
+                torch.autograd.gradcheck(fn, inputs)
         except GradcheckError as exc:
             raise AssertionError(f"{name} gradients disagree with finite differences on {ctx.device.label}:\n{exc}") from None
 
