@@ -114,6 +114,7 @@ def _files(seed: int, train_size: int, test_size: int, stats: dict) -> Iterator[
 #: (seed, train size, test size) -> what that generation produces, once per process
 _EXPECTED: dict[tuple, Expected] = {}
 
+
 def _floats(hexadecimal: str) -> tuple:
     return tuple(float.fromhex(x) for x in hexadecimal.split())
 
