@@ -41,14 +41,33 @@ DEVICE = Option(
     action="append", metavar="DEVICE",
 )
 DATASET = Option("--dataset", "dataset", "dataset plugin to use (default: synthetic-cifar10)", metavar="NAME")
-DATA_ROOT = Option("--data-root", "data_root", "where the dataset lives (env REFSUITE_DATA_ROOT)", metavar="PATH",
-                   path=True)
-DOWNLOAD = Option("--download", "download", "allow the dataset plugin to download missing files", action="store_true")
-STRICT = Option("--strict-units", "strict_units", "a skipped unit is a failure", action="store_true",
-                cli_flag="--strict")
-RUNSLOW = Option("--runslow", "runslow", "also run units marked slow", action="store_true")
-RECORD = Option("--record", "record", "write per-unit results as JSON to PATH", metavar="PATH", path=True)
+DATA_ROOT = Option("--data-root", "data_root",
+                   "where a dataset read from disk lives (default: $REFSUITE_DATA_ROOT; synthetic-cifar10: "
+                   "generated into $REFSUITE_CACHE)", metavar="PATH", path=True)
+DOWNLOAD = Option("--download", "download", "allow the dataset plugin to download missing files (default: never)",
+                  action="store_true")
+STRICT = Option("--strict-units", "strict_units", "a skipped unit is a failure (default: a visible skip)",
+                action="store_true", cli_flag="--strict")
+RUNSLOW = Option("--runslow", "runslow", "also run units marked slow (default: skip them)", action="store_true")
+RECORD = Option("--record", "record", "write per-unit results as JSON to PATH (default: none)", metavar="PATH",
+                path=True)
 
+TORCH_THREADS = Option(
+    "--torch-threads", "torch_threads",
+    "torch intra-op and inter-op threads per test process (env REFSUITE_TORCH_THREADS); default: under "
+    "pytest-xdist each worker gets cores // workers (cores: CPU affinity, or env REFSUITE_CORES), "
+    "otherwise torch's own default",
+    metavar="N",
+)
+WORKER_DEVICES = Option(
+    "--worker-devices", "worker_devices",
+    "with several devices of a requested type under pytest-xdist: 'spread' (default) runs worker i on "
+    "index i mod n, 'shared' keeps every worker on the default device (env REFSUITE_WORKER_DEVICES)",
+    metavar="spread|shared",
+)
+
+#: how a test process shares the machine (pytest only: `refsuite run` passes them after --)
+BUDGET = (TORCH_THREADS, WORKER_DEVICES)
 #: what a run of the units depends on, in the order --help lists it
 RUN = (DEVICE, DATASET, DATA_ROOT, DOWNLOAD, STRICT, RUNSLOW, RECORD)
 #: choosing a dataset, for commands that load one

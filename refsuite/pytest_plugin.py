@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -58,11 +59,13 @@ class _State:
 
 
 _STATE = pytest.StashKey[_State]()
+_BUDGET = pytest.StashKey["budgets.Budget"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("refsuite", "refsuite: run the tutorial's units")
     options.add_to_pytest(group)
+    options.add_to_pytest(group, options.BUDGET)
     group.addoption("--units", action="store_true", help="collect the units even when test paths are given")
     group.addoption("--no-units", action="store_true", help="do not collect the units")
     parser.addini("refsuite_units", type="bool", default=False, help="collect refsuite units in this project")
@@ -89,6 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("hypothesis_profile", None):
         settings.load_profile(DEFAULT_PROFILE)
     profile = config.getoption("hypothesis_profile", None) or DEFAULT_PROFILE
+    _plan_budget(config)
     if not _units_enabled(config):
         return
     from .core.devices import resolve_devices
@@ -136,6 +140,34 @@ def _past_capture(config: pytest.Config):
     return report
 
 
+def _plan_budget(config: pytest.Config) -> None:
+    """This process's share of the machine (threads, device), where refsuite runs the show: units
+    collected, a project that set ``refsuite_units``, or threads the user chose."""
+    from .core import budgets
+
+    threads = config.getoption("torch_threads")
+    if not (threads or os.environ.get(budgets.THREADS_ENV) or _units_enabled(config) or config.getini("refsuite_units")):
+        return
+    if hasattr(config, "workerinput"):  # an xdist worker
+        workers, worker = config.workerinput["workercount"], budgets.worker_number(config.workerinput["workerid"])
+    else:  # the xdist controller (its workers are config.option.tx by now), or a run that is not parallel
+        workers, worker = len(config.getoption("tx", None) or []) if config.getoption("dist", "no") != "no" else 0, None
+    try:
+        config.stash[_BUDGET] = budgets.from_environment(
+            workers=workers, worker=worker, threads=threads, devices=config.getoption("worker_devices"))
+    except RefsuiteError as exc:
+        raise pytest.UsageError(f"refsuite: {exc}") from None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    budget = session.config.stash.get(_BUDGET, None)
+    if budget is not None:
+        from .core.budgets import apply
+
+        state = session.config.stash.get(_STATE, None)
+        apply(budget, state.devices if state else [])
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if config.stash.get(_STATE, None) is not None:
         from .core import locks
@@ -145,8 +177,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash.get(_STATE, None)
+    budget = config.stash.get(_BUDGET, None)
+    budget_line = [f"refsuite budget: {budget.describe(state.devices if state else [])}"] if budget else []
     if state is None:
-        return [f"refsuite {__version__}: units not collected (use --device or --units)"]
+        return [f"refsuite {__version__}: units not collected (use --device or --units)", *budget_line]
     import torch
 
     lines = [f"refsuite {__version__}: torch {torch.__version__}, python {sys.version.split()[0]}"]
@@ -160,7 +194,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     )
     if state.plugins.failures:
         lines.append("refsuite plugins that failed to load: " + ", ".join(p.label for p in state.plugins.failures))
-    return lines
+    return lines + budget_line
 
 
 class UnitItem(pytest.Item):
@@ -178,11 +212,12 @@ class UnitItem(pytest.Item):
 
     def runtest(self) -> None:
         state = self.config.stash[_STATE]
-        reason = self.unit.requires.unmet(self.device, state.datasets.name, state.runslow)
+        reason = self.unit.requires.unmet(self.device, state.datasets.name, state.runslow, state.datasets.capabilities)
         if reason:
             pytest.skip(reason)
         with tempfile.TemporaryDirectory(prefix="refsuite-") as tmp:
-            ctx = state.context(self.device, Path(tmp))
+            budget = self.config.stash.get(_BUDGET, None)  # under xdist: this worker's device of the type
+            ctx = state.context(budget.device_for(self.device) if budget else self.device, Path(tmp))
             try:
                 self.unit.check(ctx)
             finally:

@@ -1,6 +1,7 @@
 """`refsuite bench` end to end on a few configurations: the table, pytest-benchmark's JSON, and the
 correctness gate that refuses to time a variant whose result differs from eager NCHW."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,9 @@ def test_bench_prints_the_table_and_writes_pytest_benchmark_json(tmp_path, capsy
     assert cli.main(["bench", "--quick", "--json", str(out), *FEW]) == 0
     table = capsys.readouterr().out
     assert "ceilings: cpu sgemm" in table
+    assert f"wrote {out}" in table and "Wrote benchmark data" not in table
+    # the large batch is for accelerators: its skips are counted under their reason
+    assert re.search(r"^ +\d+  the large batch is for accelerators$", table, re.M), table[-2000:]
     row = next(line for line in table.splitlines() if line.startswith("cpu") and "cl_pool_first" in line)
     assert row.split()[:4] == ["cpu", "both", "fwdbwd", "256"]
     data = json.loads(out.read_text())
@@ -47,5 +51,7 @@ def test_bench_refuses_to_time_a_variant_that_computes_something_else(monkeypatc
     assert cli.main(["bench", "--quick", *FEW]) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and "cl_pool_first" in out and "output" in out
+    # without --json, no JSON is kept and none is named
+    assert "refsuite-bench-" not in out and ".json" not in out
     # the variant that failed its check is not in the table
     assert not any(line.startswith("cpu") and "cl_pool_first" in line for line in out.splitlines())

@@ -1,6 +1,7 @@
 """The refsuite command and `pytest --device`, run as a user runs them (subprocesses)."""
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -51,9 +52,30 @@ def site(tmp_path_factory):
 @pytest.mark.parametrize("device", ["cuda", "nope", "cuda:9"])
 def test_run_with_missing_device_is_a_usage_error(device, tmp_path):
     res = run_refsuite("run", "--device", device, cwd=tmp_path)
-    assert res.returncode not in (0, 5), res.stdout + res.stderr
+    assert res.returncode == 4, res.stdout + res.stderr
     assert "available: cpu" in res.stderr and repr(device) in res.stderr
     assert "passed" not in res.stdout
+
+
+@pytest.mark.skipif(torch.cuda.device_count() > 0, reason="this machine has CUDA")
+@pytest.mark.parametrize("command", ["train", "bench"])
+def test_missing_device_is_the_same_usage_error_in_every_command(command, tmp_path):
+    res = run_refsuite(command, "--device", "cuda", cwd=tmp_path)
+    assert res.returncode == 4, res.stdout + res.stderr
+    assert "device 'cuda' is not available on this machine" in res.stderr and "available: cpu" in res.stderr
+
+
+def test_ctrl_c_during_a_run_exits_130_as_in_every_command(tmp_path):
+    # a thorough run of the property units lasts long enough to be interrupted
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "refsuite", "run", "--profile", "thorough", "-k", "arithmetic"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    line = ""
+    while "[cpu]" not in line:
+        line = proc.stdout.readline()
+        assert line or proc.poll() is None, "the run ended before it could be interrupted"
+    os.kill(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out[-2000:]
 
 
 @pytest.mark.skipif(torch.cuda.device_count() > 0, reason="this machine has CUDA")

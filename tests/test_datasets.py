@@ -241,7 +241,7 @@ def test_show_batch_writes_a_png(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     from PIL import Image
 
-    assert Image.open(out).size == (138 * 4, 36 * 4 + 24)
+    assert Image.open(out).size == (138 * 4, 36 * 4 + 28)  # the tiles, enlarged 4×, and a band for their labels
 
 
 MALICIOUS = """

@@ -56,7 +56,7 @@ def test_compare_rejects_files_that_are_not_records(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     res = run_refsuite("compare", str(bad), str(bad))
-    assert res.returncode == 2 and "not a refsuite record" in res.stderr
+    assert res.returncode == 4 and "not a refsuite record" in res.stderr
 
 
 def test_a_renamed_unit_pairs_with_its_old_id(record):

@@ -78,7 +78,7 @@ def test_each_planted_fault_spares_the_other_layouts(layout):
 
     from refsuite.core import strategies as rst
 
-    @settings(max_examples=60, derandomize=True, database=None)
+    @settings(max_examples=60, derandomize=True, database=None, deadline=None)  # a loaded machine is no defect
     @given(how=rst.layouts((2, 3, 4, 5)))
     def prop(how):
         x = how.apply(torch.arange(120.0).view(2, 3, 4, 5))

@@ -26,7 +26,7 @@ def test_unwritable_out_fails_before_training(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     res = run_refsuite("train", "--out", str(blocker / "sub"), cwd=tmp_path)
-    assert res.returncode == 2 and "cannot write there" in res.stderr
+    assert res.returncode == 4 and "cannot write there" in res.stderr
     assert "Finished Training" not in res.stdout
 
 

@@ -1,10 +1,11 @@
 """Each training and evaluation unit fails when the behaviour it checks is broken."""
 import contextlib
-import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
+
+from refsuite.testing import only_called_from
 
 _max, _load, _bincount = torch.max, torch.load, torch.bincount
 
@@ -102,14 +103,8 @@ def test_argmax_off_by_one(unit, monkeypatch):
 
 
 def test_no_grad_not_honoured(unit, monkeypatch):
-    real_no_grad = torch.no_grad
-
-    def no_grad_ignored_by_refsuite(*args):
-        # torch's own initialisers still need the real thing; only refsuite's calls are broken.
-        caller = sys._getframe(1).f_globals.get("__name__", "")
-        return contextlib.nullcontext() if caller.startswith("refsuite") else real_no_grad(*args)
-
-    monkeypatch.setattr(torch, "no_grad", no_grad_ignored_by_refsuite)
+    # torch's own initialisers still need the real thing; only refsuite's calls are broken.
+    monkeypatch.setattr(torch, "no_grad", only_called_from("refsuite", contextlib.nullcontext, torch.no_grad))
     assert "built a graph" in unit.fails("evaluation.accuracy.no_grad_matches_manual_count")
 
 

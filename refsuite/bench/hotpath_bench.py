@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from refsuite.bench.variants import LARGE_BATCH, Variant
+from refsuite.core.budgets import affinity_cores
 from refsuite.core.devices import resolve_devices
 from refsuite.core.discovery import discover
 from refsuite.tutorial.hotpath import flops_per_image, stage_fn, stage_input_shape
@@ -56,7 +57,7 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="module", autouse=True)
 def fixed_threads():
-    threads = os.cpu_count() or 1
+    threads = affinity_cores()
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     yield threads

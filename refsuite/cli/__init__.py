@@ -9,6 +9,7 @@ import importlib
 import sys
 
 from .._version import __version__
+from .exit_codes import Exit, epilog
 
 #: subcommand -> (module, one-line help), in the order --help lists them
 COMMANDS = {
@@ -17,7 +18,7 @@ COMMANDS = {
     "doctor": ("doctor", "versions, devices, datasets, providers and plugin failures"),
     "show-batch": ("show_batch", "write a PNG of a training batch and its labels, as the tutorial shows"),
     "train": ("train", "train the tutorial's Net; write metrics.json and a loss curve"),
-    "compare": ("compare", "drift report between two `refsuite run --record` files"),
+    "compare": ("compare", "drift report between two records of refsuite run --record"),
     "bench": ("bench", "benchmark the conv/pool hot path (pytest-benchmark) and print one table"),
 }
 
@@ -26,17 +27,37 @@ def _module(command: str):
     return importlib.import_module(f".{COMMANDS[command][0]}", __name__)
 
 
+class _Once(argparse._StoreAction):
+    """argparse's store, except that a second value is a usage error instead of replacing the first."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = namespace.__dict__.setdefault("_given_once", {})
+        if self.dest in given:
+            parser.error(f"argument {'/'.join(self.option_strings)}: given twice ({given[self.dest]}, then {values}); "
+                         f"it takes one value")
+        given[self.dest] = values
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, with a usage error as one line (the command, the input, what is valid) and exit 2."""
+    """argparse, with a usage error as one line (the command, the input, what is valid) and
+    refsuite's usage code; an option that takes one value refuses a second."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(Exit.USAGE, f"{self.prog}: error: {message}\n")
+
+    def add_argument(self, *args, **kwargs):
+        if args and args[0].startswith("-") and kwargs.get("action", "store") == "store":
+            kwargs["action"] = _Once
+        return super().add_argument(*args, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="refsuite",
-        description="PyTorch's Introduction to PyTorch tutorial as an executable, property-tested reference.",
+        description="PyTorch's Introduction to PyTorch tutorial as an executable, property-tested\nreference.",
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"refsuite {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -53,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         return _module(args.command).main(args)
     except RefsuiteError as exc:
         print(f"refsuite {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return Exit.USAGE
     except KeyboardInterrupt:
         print(f"refsuite {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return Exit.INTERRUPTED

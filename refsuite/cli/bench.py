@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import tempfile
 from pathlib import Path
@@ -12,9 +13,13 @@ from .pytest_session import run_isolated
 
 def configure(p: argparse.ArgumentParser) -> None:
     options.add_to_argparse(p, [options.DEVICE])
-    p.add_argument("--quick", action="store_true", help="batch 256, the two composite stages only")
-    p.add_argument("--json", default=None, metavar="PATH", help="keep pytest-benchmark's JSON (loads in --benchmark-compare)")
-    p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="print B/A ratios of two saved runs")
+    p.add_argument("--quick", action="store_true",
+                   help="batch 256, the two composite stages only (default: every stage and batch)")
+    p.add_argument("--json", default=None, metavar="PATH",
+                   help="keep pytest-benchmark's JSON at PATH, for --compare and pytest-benchmark compare "
+                        "(default: not kept)")
+    p.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"),
+                   help="print B/A ratios of two runs kept with --json, instead of benchmarking (default: benchmark)")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest unchanged")
 
 
@@ -46,20 +51,41 @@ def main(args: argparse.Namespace) -> int:
             os.environ["REFSUITE_BENCH_QUICK"] = quick_before
 
 
+class SkipReasons:
+    """A pytest plugin counting skipped benchmarks per reason, for one summary after the table."""
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter = collections.Counter()
+
+    def pytest_runtest_logreport(self, report) -> None:
+        if report.skipped and isinstance(report.longrepr, tuple):
+            self.counts[report.longrepr[2].removeprefix("Skipped: ")] += 1
+
+    def summary(self) -> str:
+        lines = [f"skipped {sum(self.counts.values())}, by reason:"]
+        lines += [f"{count:>6}  {reason}" for reason, count in self.counts.most_common()]
+        return "\n".join(lines)
+
+
 def _table(args: argparse.Namespace) -> int:
     from ..bench import hotpath_bench, report
 
+    # pytest-benchmark's JSON goes to a temporary file unless --json asks to keep it; its own table
+    # and its "Wrote ..." line are quiet: refsuite prints one table and names only a file it keeps.
     with tempfile.TemporaryDirectory(prefix="refsuite-bench-") as tmp:
         json_path = Path(args.json).absolute() if args.json else Path(tmp, "bench.json")
         # no xdist: pytest-benchmark stops timing when it is active (a -n in addopts, or bench run
         # from inside an xdist worker)
         argv = ["-q", "--no-units", "-p", "no:xdist", "-p", "refsuite.bench.machine_info", "--benchmark-json", str(json_path),
-                "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name"]
+                "--benchmark-quiet", "--benchmark-sort=name"]
         argv += options.to_pytest_args(args, [options.DEVICE])
         argv += [a for a in args.pytest_args if a != "--"]
-        code = run_isolated(argv, target=hotpath_bench.__file__)
+        skips = SkipReasons()
+        code = run_isolated(argv, target=hotpath_bench.__file__, plugins=[skips])
         if json_path.exists():
             print(report.table(json_path))
-            if args.json:
-                print(f"wrote {json_path}")
+        if skips.counts:
+            print(skips.summary())
+        if args.json and json_path.exists():
+            print(f"wrote {json_path}")
         return code

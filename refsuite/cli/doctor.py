@@ -36,6 +36,7 @@ def main(args: argparse.Namespace) -> int:
         if name == DEFAULT_DATASET:
             default_problem = problem
         print(f"  {name:<18} {'available' if problem is None else 'not available: ' + problem}  {ds.description}")
+        print(f"  {'':<18} capabilities: {' '.join(sorted(getattr(ds, 'capabilities', ()))) or 'none'}")
     print(f"  (data root from --data-root or ${DATA_ROOT_ENV})")
     print("\nbenchmark variants: " + (", ".join(plugins.variants) or "none"))
     for name, variant in plugins.variants.items():

@@ -4,9 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .exit_codes import Exit
+
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("glob", nargs="?", default="*", help="glob over unit ids, e.g. 'tensors.*'")
+    p.add_argument("glob", nargs="?", default="*", help="glob over unit ids, e.g. 'tensors.*' (default: every unit)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -18,7 +20,7 @@ def main(args: argparse.Namespace) -> int:
         chosen = [plugins.units.get(args.glob)]
     if not chosen:
         print(f"no units match {args.glob!r} ({len(plugins.units)} registered)", file=sys.stderr)
-        return 1
+        return Exit.NOTHING_SELECTED
     width = max(len(u.id) for u in chosen)
     for unit in chosen:
         was = f"  (was {', '.join(unit.aliases)})" if unit.aliases else ""

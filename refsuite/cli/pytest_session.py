@@ -8,12 +8,15 @@ import tempfile
 from pathlib import Path
 
 
-def run_isolated(argv: list[str], target: str | None = None) -> int:
+def run_isolated(argv: list[str], target: str | None = None, plugins: list | None = None) -> int:
     """Run pytest from an empty directory of its own, so only ``target`` (or the units) is collected.
 
-    Paths in ``argv`` must be absolute: the run changes directory.
+    Paths in ``argv`` must be absolute: the run changes directory. pytest's exit code is returned,
+    except that Ctrl-C is 130 as in every refsuite command (pytest says 2).
     """
     import pytest
+
+    from .exit_codes import PYTEST_INTERRUPTED, Exit
 
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="refsuite-run-") as tmp:
@@ -25,7 +28,8 @@ def run_isolated(argv: list[str], target: str | None = None) -> int:
                 "-W", "ignore::pytest.PytestAssertRewriteWarning"]
         os.chdir(tmp)  # progress lines then show unit ids, not a temporary path
         try:
-            return int(pytest.main(base + argv, plugins=[_FreezeStartup()]))
+            code = int(pytest.main(base + argv, plugins=[*(plugins or []), _FreezeStartup()]))
+            return Exit.INTERRUPTED if code == PYTEST_INTERRUPTED else code
         finally:
             os.chdir(cwd)
             gc.unfreeze()

@@ -11,12 +11,14 @@ from .pytest_session import run_isolated
 
 def configure(p: argparse.ArgumentParser) -> None:
     options.add_to_argparse(p, options.RUN)
-    p.add_argument("-k", dest="keyword", default=None, help="pytest -k expression over unit ids")
+    p.add_argument("-k", dest="keyword", default=None, metavar="EXPRESSION",
+                   help="pytest -k expression over unit ids (default: every unit)")
     p.add_argument("--profile", default=None, choices=PROFILES, help="hypothesis profile (default: ci)")
-    p.add_argument("--junitxml", default=None, metavar="PATH", help="write a JUnit XML report")
+    p.add_argument("--junitxml", default=None, metavar="PATH", help="write a JUnit XML report to PATH (default: none)")
     p.add_argument("--json", dest="record", default=None, metavar="PATH", help=argparse.SUPPRESS)  # old spelling of --record
-    p.add_argument("-v", "--verbose", action="count", default=0)
-    p.add_argument("-x", "--exitfirst", action="store_true")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="more detail per unit; repeat for more (default: one line per unit)")
+    p.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure (default: run every unit)")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest unchanged")
 
 

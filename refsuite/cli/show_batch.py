@@ -8,7 +8,7 @@ from .. import options
 def configure(p: argparse.ArgumentParser) -> None:
     options.add_to_argparse(p, options.DATA)
     p.add_argument("--seed", type=options.at_least(0), default=0, help="seed of the shuffled batch (default: 0)")
-    p.add_argument("--out", required=True, help="PNG path to write")
+    p.add_argument("--out", required=True, metavar="PATH", help="PNG path to write (required)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -18,8 +18,8 @@ def main(args: argparse.Namespace) -> int:
     out = check_writable(args.out, "--out")
     dataset = options.dataset_selection(args).load()
     images, labels = data.first_batch(dataset.train, seed=args.seed, channels=dataset.channels)
-    caption = data.label_line(labels, [golden.ABBREVIATIONS.get(c, c) for c in dataset.classes])
-    path = data.save_grid_png(data.unnormalized_grid(images), caption, out)
-    print(caption)
+    names = [golden.ABBREVIATIONS.get(c, c) for c in dataset.classes]
+    path = data.save_grid_png(data.unnormalized_grid(images), [names[int(j)] for j in labels], out)
+    print(data.label_line(labels, names))
     print(f"wrote {path} ({dataset.name}, batch of {len(labels)})")
     return 0

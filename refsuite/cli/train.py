@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
+import math
 import sys
 import time
 from pathlib import Path
@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from .. import options
+from ..core.budgets import affinity_cores
 from ..core.errors import UsageError
 from ..core.records import check_writable, environment, write_json
 from ..tutorial import golden
@@ -20,26 +21,33 @@ from ..tutorial.training import History, Recipe, new_net, train_fast, train_loop
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    options.add_to_argparse(p, [options.DEVICE, *options.DATA])
+    # one device: --device takes one value here (run and bench take several)
+    p.add_argument("--device", default="cpu", metavar="DEVICE",
+                   help="the device to train on: cpu, cuda, cuda:1, mps, xpu or any type torch knows (default: cpu)")
+    options.add_to_argparse(p, options.DATA)
     p.add_argument("--epochs", type=options.at_least(1), default=2, help="passes over the training set (default: 2)")
-    p.add_argument("--batch-size", type=options.at_least(1), default=None, help="default 4 (the tutorial), 32 with --fast")
+    p.add_argument("--batch-size", type=options.at_least(1), default=None,
+                   help="mini-batch size (default: 4, the tutorial's; 32 with --fast)")
     p.add_argument("--lr", type=options.positive, default=0.001, help="SGD learning rate (default: 0.001, the tutorial's)")
     p.add_argument("--momentum", type=options.fraction, default=0.9, help="SGD momentum (default: 0.9, the tutorial's)")
     p.add_argument("--seed", type=options.at_least(0), default=0,
                    help="seeds the network's initialisation and the shuffle (default: 0)")
     p.add_argument("--window", type=options.at_least(0), default=0,
-                   help="mini-batches per running-loss line (default 0: about 6 per epoch)")
+                   help="mini-batches per running-loss line; 0: about 6 lines per epoch (default: 0)")
     p.add_argument("--threads", type=options.at_least(1), default=None,
-                   help="torch intra-op threads on CPU (default: chosen, see README)")
-    p.add_argument("--fast", action="store_true", help="same model and data: large batch, one-cycle schedule")
-    p.add_argument("--out", default="refsuite-train", help="directory for metrics.json and loss.png")
+                   help="torch intra-op threads on CPU "
+                        "(default: 1 for batches up to 16, else every core this process may use)")
+    p.add_argument("--fast", action="store_true",
+                   help="same model and data: large batch, one-cycle schedule (default: the tutorial's recipe)")
+    p.add_argument("--out", default="refsuite-train", metavar="DIR",
+                   help="directory for metrics.json and loss.png (default: refsuite-train)")
 
 
 def main(args: argparse.Namespace) -> int:
     from ..core.devices import resolve_devices
     from ..core.discovery import discover
 
-    devices = resolve_devices(args.device, discover().devices)
+    devices = resolve_devices([args.device], discover().devices)
     if len(devices) != 1:
         raise UsageError(f"train runs on one device, got {', '.join(d.label for d in devices)}")
     (device,) = devices
@@ -56,30 +64,43 @@ def default_window(batches_per_epoch: int) -> int:
     return max(1, min(2000, batches_per_epoch // 6))
 
 
-def plot_losses(windows: list, path: Path, title: str) -> None:
+def loss_figure(windows: list, batches_per_epoch: int, title: str):
+    """The running loss against training progress in epochs: a window ending at batch b of epoch e
+    sits at e - 1 + b / batches_per_epoch, so ticks read 1, 2 where epochs end."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
+    at = [w["epoch"] - 1 + w["batch"] / batches_per_epoch for w in windows]
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(range(1, len(windows) + 1), [w["loss"] for w in windows], marker="o")
-    ax.set_xticks(range(1, len(windows) + 1), [f"{w['epoch']},{w['batch']}" for w in windows], rotation=45, fontsize=7)
-    ax.set_xlabel("[epoch, batch]")
+    ax.plot(at, [w["loss"] for w in windows], marker="o")
+    ax.set_xlim(0, max(1, windows[-1]["epoch"]))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
     ax.set_ylabel("running loss")
     ax.set_title(title)
+    ax.grid(alpha=0.3)
     fig.tight_layout()
+    return fig
+
+
+def plot_losses(windows: list, batches_per_epoch: int, path: Path, title: str) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = loss_figure(windows, batches_per_epoch, title)
     fig.savefig(path, format="png")
     plt.close(fig)
 
 
 def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int | None) -> int:
-    from tqdm.auto import tqdm
+    from ..core import progress
 
     if device.type == "cpu":
         # Batch-4 steps are too small for intra-op threads to pay off (and extra threads fight
         # DataLoader workers for the cores); large batches use every core.
-        torch.set_num_threads(threads or (1 if recipe.batch_size <= 16 and not fast else os.cpu_count() or 1))
+        torch.set_num_threads(threads or (1 if recipe.batch_size <= 16 and not fast else affinity_cores()))
     images, labels = to_tensors(dataset.train)
     test_images, test_labels = to_tensors(dataset.test)
     batches = TensorBatches(images.to(device), labels.to(device), recipe.batch_size, shuffle=True, seed=recipe.seed)
@@ -89,7 +110,7 @@ def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int 
     history = History()
 
     def report(row):
-        tqdm.write("[%d, %5d] loss: %.3f" % (row["epoch"], row["batch"], row["loss"]))
+        progress.write("[%d, %5d] loss: %.3f" % (row["epoch"], row["batch"], row["loss"]))
 
     started = time.perf_counter()
     if fast:
@@ -97,7 +118,7 @@ def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int 
         train_fast(net, images, labels, recipe.epochs, device, batch_size=recipe.batch_size, seed=recipe.seed,
                    on_window=report, history=history)
     else:
-        with tqdm(total=recipe.epochs * len(batches), unit="batch", desc=f"training on {device}", mininterval=0.5) as bar:
+        with progress.progress(total=recipe.epochs * len(batches), unit="batch", desc=f"training on {device}") as bar:
             def step(loss):
                 bar.update()
                 if bar.n % 200 == 0:
@@ -122,7 +143,8 @@ def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int 
     # The training's results are on disk before evaluation starts: an interrupt there loses nothing.
     write_json(out / "metrics.json", metrics)
     if history.windows:
-        plot_losses(history.windows, out / "loss.png", f"{metrics['recipe']} recipe on {dataset.name} ({device})")
+        plot_losses(history.windows, math.ceil(len(labels) / recipe.batch_size), out / "loss.png",
+                    f"{metrics['recipe']} recipe on {dataset.name} ({device})")
     if history.interrupted:
         print("\ninterrupted: keeping the metrics so far", file=sys.stderr)
     else:

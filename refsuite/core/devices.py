@@ -92,6 +92,13 @@ class DeviceType:
         if sync is not None:
             sync(device)
 
+    def select(self, index: int) -> None:
+        """Make device ``index`` this process's current one (``torch.<name>.set_device``), so that
+        work that follows the current device (kernel launches, streams) goes where the tensors are."""
+        set_device = getattr(self.module, "set_device", None)
+        if set_device is not None:
+            set_device(index)
+
     def devices(self) -> list["Device"]:
         """Every device of this type, one per index."""
         return [Device(self, index) for index in range(self.device_count())]

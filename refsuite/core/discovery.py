@@ -15,7 +15,7 @@ from importlib import metadata
 from typing import Any
 
 from .devices import DeviceType
-from .registry import Registry
+from .registry import DATASET_CAPABILITIES, Registry
 
 GROUPS = ("refsuite.units", "refsuite.devices", "refsuite.datasets", "refsuite.bench_variants")
 
@@ -85,6 +85,7 @@ def classify(providers: list[Provider]) -> Plugins:
             elif provider.group == "refsuite.devices":
                 _add_named(devices, provider, DeviceType)
             elif provider.group == "refsuite.datasets":
+                _check_dataset_capabilities(provider.loaded)
                 _add_named(datasets, provider, None)
             else:
                 _add_many(variants, variant_owners, provider)
@@ -102,6 +103,13 @@ def _add_named(into: dict, provider: Provider, kind: type | None) -> None:
     if provider.name in into:
         raise ValueError(f"{provider.name!r} is already provided by another plugin; refusing the second one")
     into[provider.name] = obj
+
+
+def _check_dataset_capabilities(dataset: Any) -> None:
+    unknown = sorted(set(getattr(dataset, "capabilities", ())) - set(DATASET_CAPABILITIES))
+    if unknown:
+        raise ValueError(f"dataset {getattr(dataset, 'name', dataset)!r} declares unknown capabilities {unknown}; "
+                         f"known: {sorted(DATASET_CAPABILITIES)}")
 
 
 def _add_many(into: dict, owners: dict, provider: Provider) -> None:

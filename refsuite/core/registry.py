@@ -21,6 +21,16 @@ SECTIONS = ("tensors", "models", "data", "training", "evaluation")
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 
+#: What a dataset can declare it has (``DatasetPlugin.capabilities``) and units can need
+#: (``Requires.dataset_capabilities``), with what each means. A unit needing one the selected
+#: dataset lacks is a visible skip naming the dataset and the capability.
+DATASET_CAPABILITIES = {
+    "learnable": "labels a model can learn from the images, not random ones",
+    "colour": "three colour channels (RGB)",
+    "32x32": "32×32 images, the size the tutorial's nets take",
+    "ten_classes": "ten classes, labels 0 to 9, one per output of the tutorial's nets",
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class Requires:
@@ -39,9 +49,22 @@ class Requires:
     slow: bool = False
     #: a further condition on the device: returns why the unit cannot run there, or None
     device_check: Callable[["Device"], str | None] | None = None
+    #: what the selected dataset must have (keys of DATASET_CAPABILITIES); implies a dataset
+    dataset_capabilities: frozenset = frozenset()
 
-    def unmet(self, device: "Device", dataset_name: str | None, runslow: bool = True) -> str | None:
-        """Why the unit cannot run here, or None when it can."""
+    def __post_init__(self) -> None:
+        needs = frozenset(self.dataset_capabilities)
+        unknown = needs - set(DATASET_CAPABILITIES)
+        if unknown:
+            raise ValueError(f"unknown dataset capabilities {sorted(unknown)}; known: {sorted(DATASET_CAPABILITIES)}")
+        object.__setattr__(self, "dataset_capabilities", needs)
+
+    def unmet(self, device: "Device", dataset_name: str | None, runslow: bool = True,
+              dataset_capabilities: Iterable[str] | None = None) -> str | None:
+        """Why the unit cannot run here, or None when it can.
+
+        ``dataset_capabilities``: what the selected dataset declares (None: not known, not checked).
+        """
         missing = sorted(set(self.capabilities) - set(device.capabilities))
         if missing:
             return f"device {device.label} lacks {', '.join(missing)}"
@@ -52,11 +75,14 @@ class Requires:
         for package in self.packages:
             if importlib.util.find_spec(package) is None:
                 return f"needs the optional package {package!r}"
-        if self.dataset and dataset_name is None:
+        if (self.dataset or self.dataset_capabilities) and dataset_name is None:
             return "needs a dataset, and no dataset plugin is installed"
         names = (self.dataset,) if isinstance(self.dataset, str) else self.dataset
         if isinstance(names, tuple) and dataset_name not in names:
             return f"needs --dataset {' or '.join(names)} (selected: {dataset_name})"
+        lacking = sorted(self.dataset_capabilities - set(dataset_capabilities)) if dataset_capabilities is not None else []
+        if lacking:
+            return f"dataset {dataset_name} lacks " + "; ".join(f"{c} ({DATASET_CAPABILITIES[c]})" for c in lacking)
         if self.slow and not runslow:
             return "slow: run with --runslow"
         if self.device_check is not None:
@@ -70,6 +96,8 @@ class Requires:
         if self.dataset:
             names = (self.dataset,) if isinstance(self.dataset, str) else self.dataset
             parts.append(f"dataset={'|'.join(names)}" if isinstance(names, tuple) else "dataset")
+        if self.dataset_capabilities:
+            parts.append(f"dataset capabilities={'+'.join(sorted(self.dataset_capabilities))}")
         parts += [f"package={p}" for p in self.packages]
         if self.min_torch:
             parts.append(f"torch>={self.min_torch}")

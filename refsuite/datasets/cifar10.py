@@ -38,6 +38,7 @@ def _download_lock(root: Path) -> Path:
 
 class CIFAR10(DatasetPlugin):
     name = "cifar10"
+    capabilities = frozenset({"learnable", "colour", "32x32", "ten_classes"})
     description = f"the real CIFAR-10 via torchvision (--data-root or ${DATA_ROOT_ENV}; --download to fetch)"
 
     def problem(self, root: Path | None, download: bool) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 
@@ -88,16 +88,27 @@ def label_line(labels: torch.Tensor, classes) -> str:
     return " ".join("%5s" % classes[int(j)] for j in labels)
 
 
-def save_grid_png(grid: torch.Tensor, caption: str, path: Path, scale: int = 4) -> Path:
-    """Write the grid, enlarged, with the labels printed underneath."""
-    from PIL import Image, ImageDraw
+def save_grid_png(grid: torch.Tensor, labels: Sequence[str], path: Path, scale: int = 4, padding: int = 2) -> Path:
+    """Write make_grid's grid (one row of tiles, ``padding`` between them), enlarged, with each
+    tile's label centred under it."""
+    from PIL import Image, ImageDraw, ImageFont
     from torchvision.transforms.functional import to_pil_image
 
     image = to_pil_image(grid.clamp(0, 1).cpu())
     image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
-    canvas = Image.new("RGB", (image.width, image.height + 24), "white")
+    try:
+        font = ImageFont.load_default(size=5 * scale)
+    except (TypeError, ImportError, OSError):  # Pillow < 10.1 or without FreeType: the small bitmap font
+        font = ImageFont.load_default()
+    band = 7 * scale
+    canvas = Image.new("RGB", (image.width, image.height + band), "white")
     canvas.paste(image, (0, 0))
-    ImageDraw.Draw(canvas).text((4, image.height + 6), caption, fill="black")
+    draw = ImageDraw.Draw(canvas)
+    pitch = (grid.shape[-1] - padding) / max(1, len(labels))  # a tile and the padding after it
+    for j, label in enumerate(labels):
+        centre = (padding + j * pitch + (pitch - padding) / 2) * scale
+        left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
+        draw.text((centre - (left + right) / 2, image.height + (band - top - bottom) / 2), label, fill="black", font=font)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     canvas.save(path, format="PNG")

@@ -104,7 +104,8 @@ def _tutorial_run(ctx, images, labels, recipe, fast_kernels: bool = False) -> li
     return [w["loss"] for w in history.windows]
 
 
-@units.unit("training.loop.running_loss_falls_and_repeats", requires=Requires(dataset=True, packages=("torchvision",)))
+@units.unit("training.loop.running_loss_falls_and_repeats",
+            requires=Requires(dataset=True, packages=("torchvision",), dataset_capabilities=frozenset({"learnable", "32x32", "ten_classes"})))
 def loop_loss_falls(ctx):
     """The tutorial's loop (batch 4, SGD lr 0.001, momentum 0.9) lowers the running loss; seeded CPU runs repeat exactly.
 
@@ -121,7 +122,8 @@ def loop_loss_falls(ctx):
         assert again == losses, f"two seeded CPU runs differ: {losses} vs {again}"
 
 
-@units.unit("training.loop.fast_kernels_follow_the_tutorial_loop", requires=Requires(dataset=True, packages=("torchvision",)))
+@units.unit("training.loop.fast_kernels_follow_the_tutorial_loop",
+            requires=Requires(dataset=True, packages=("torchvision",), dataset_capabilities=frozenset({"32x32", "ten_classes"})))
 def fast_kernels_follow(ctx):
     """train_loop's fast kernels (fused SGD, native CPU convolutions) give the tutorial loop's running losses.
 

@@ -37,6 +37,7 @@ class DigitsImages(torch.utils.data.Dataset):
 class Digits(DatasetPlugin):
     name = "digits"
     description = "scikit-learn's 8x8 handwritten digits as 1x32x32 (offline, fixed split)"
+    capabilities = frozenset({"learnable", "32x32", "ten_classes"})  # greyscale: no "colour"
 
     def problem(self, root: Path | None, download: bool) -> str | None:
         try:

@@ -1,7 +1,13 @@
 """The digits unit fails when the labels do not belong to the images."""
 import numpy as np
+from refsuite.testing import check_dataset
 
 from refsuite_digits import dataset as digits
+
+
+def test_digits_honour_the_dataset_contract():
+    loaded = check_dataset(digits.DIGITS)
+    assert loaded.channels == 1 and "colour" not in digits.DIGITS.capabilities
 
 
 def test_digits_unit_passes(unit_on_digits):

@@ -14,7 +14,7 @@ max_pool2d's tie rule. The unit ``fastpath.c_kernels.equal_tutorial_path`` compa
 tutorial's path.
 
 The library is built into the refsuite cache (a private directory: see
-:func:`refsuite.core.cache.private_dir`) with a record of its SHA-256 beside it. A library whose
+:func:`refsuite.private_dir`) with a record of its SHA-256 beside it. A library whose
 bytes differ from that record (a build cut short, a truncated copy) or that fails to load is
 rebuilt, never loaded.
 """
@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from filelock import FileLock
-from refsuite.core.cache import default_cache_dir, private_dir, refuse_unless_private
+from refsuite import default_cache_dir, private_dir, refuse_unless_private
 
 from . import checks
 

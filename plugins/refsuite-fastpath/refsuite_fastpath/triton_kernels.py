@@ -25,8 +25,12 @@ from . import checks
 KERNEL = checks.KERNEL  # the tutorial's conv layers are 5×5, stride 1, no padding; pooling is 2×2, stride 2
 
 
+# Loop bounds (C, IMAGES) are constexpr: Triton's interpreter hands a kernel its integer arguments as
+# one-element arrays, and up to Triton 3.6 range() turns them into ints with int(array), which numpy
+# 2.5 refuses ("only 0-dimensional arrays can be converted to Python scalars"). A compiled kernel
+# is then specialised per channel count (3 and 6 in the tutorial) and images per program.
 @triton.jit
-def _forward_kernel(x_ptr, w_ptr, b_ptr, y_ptr, which_ptr, C, H, W, K, PH, PW,
+def _forward_kernel(x_ptr, w_ptr, b_ptr, y_ptr, which_ptr, C: tl.constexpr, H, W, K, PH, PW,
                     BLOCK_P: tl.constexpr, BLOCK_K: tl.constexpr):
     """One image (axis 0) × a block of pooled positions (axis 1) × every output channel."""
     img = tl.program_id(0)
@@ -87,7 +91,7 @@ def _forward_kernel(x_ptr, w_ptr, b_ptr, y_ptr, which_ptr, C, H, W, K, PH, PW,
 
 
 @triton.jit
-def _weight_grad_kernel(x_ptr, g_ptr, which_ptr, part_ptr, B, C, H, W, K, PH, PW, IMAGES,
+def _weight_grad_kernel(x_ptr, g_ptr, which_ptr, part_ptr, B, C: tl.constexpr, H, W, K, PH, PW, IMAGES: tl.constexpr,
                         BLOCK_P: tl.constexpr, BLOCK_K: tl.constexpr):
     """Partial weight gradient of one (input channel, kernel row) (axis 1) over a chunk of images (axis 0).
 
