@@ -77,6 +77,38 @@ def test_corrupt_file_is_never_unpickled(small, tmp_path, monkeypatch):
         small.ensure(tmp_path)  # verifies and regenerates without unpickling anything
 
 
+def test_the_default_generations_digests_in_the_code_are_what_it_generates():
+    import numpy as np
+
+    from refsuite.datasets import synthetic
+
+    if np.lib.NumpyVersion(np.__version__) < "2.0.0":
+        pytest.skip("numpy 1 pickles arrays under other module names: the default cache is checked by rendering it")
+    key = (synthetic.FORMAT_VERSION, 0, *synthetic.DEFAULT_SIZE)
+    fresh = synthetic.expected(*key[1:])
+    assert synthetic.KNOWN.get(key) == fresh, f"update synthetic.KNOWN[{key}] to {fresh}"
+
+
+def test_a_cache_matching_the_known_digests_is_not_rendered_and_a_changed_file_is(small, tmp_path, monkeypatch):
+    from refsuite.datasets import synthetic
+
+    target, want = small.ensure(tmp_path)
+    monkeypatch.setitem(synthetic.KNOWN, (synthetic.FORMAT_VERSION, 3, 100, 20), want)
+    monkeypatch.setattr(synthetic, "_EXPECTED", {})
+    render = synthetic.render
+
+    def forbidden(*a, **k):
+        raise AssertionError("a cache with the known digests was rendered again")
+
+    monkeypatch.setattr(synthetic, "render", forbidden)
+    assert small.ensure(tmp_path) == (target, want)
+    monkeypatch.setattr(synthetic, "render", render)
+    (target / BASE_FOLDER / "data_batch_1").write_bytes(b"not a pickle")
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("unpickled before its checksum was verified"))
+    with pytest.warns(UserWarning, match="corrupt"):
+        assert small.ensure(tmp_path) == (target, want)
+
+
 GENERATE = textwrap.dedent(
     """
     import sys

@@ -1,6 +1,8 @@
 """Running pytest from a directory of its own, for the commands that drive it (run, bench)."""
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import tempfile
 from pathlib import Path
@@ -26,7 +28,22 @@ def run_isolated(argv: list[str], target: str | None = None, plugins: list | Non
                 "-W", "ignore::pytest.PytestAssertRewriteWarning"]
         os.chdir(tmp)  # progress lines then show unit ids, not a temporary path
         try:
-            code = int(pytest.main(base + argv, plugins=plugins))
+            code = int(pytest.main(base + argv, plugins=[*(plugins or []), _FreezeStartup()]))
             return Exit.INTERRUPTED if code == PYTEST_INTERRUPTED else code
         finally:
             os.chdir(cwd)
+            gc.unfreeze()
+            # torch, pytest and hypothesis leave a few hundred thousand objects that live until the
+            # process ends: spare the interpreter's final collections from walking them (about a
+            # second of a `refsuite run`). Every file the run wrote is closed by now; the OS takes
+            # back the memory.
+            atexit.register(gc.freeze)
+
+
+class _FreezeStartup:
+    """Once the session is collected, the objects built so far (modules, torch's operator tables,
+    the registry) live through the run: freezing them keeps every later full collection from
+    walking them again. The run unfreezes them when it ends, as the process may go on."""
+
+    def pytest_collection_finish(self, session) -> None:
+        gc.freeze()

@@ -1,6 +1,7 @@
 """What a unit's check receives: the device, tolerances, seeding, a scratch directory, hypothesis settings."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 from pathlib import Path
@@ -62,6 +63,23 @@ class Context:
     def cpu_generator(self, seed: int) -> torch.Generator:
         """A seeded CPU generator: CPU and accelerator streams differ, so seed here and move."""
         return torch.Generator().manual_seed(seed)
+
+    @contextlib.contextmanager
+    def tiny_kernels(self):
+        """One intra-op thread for CPU kernels while the unit runs kernels too small to split (a batch
+        of four 32×32 images through the tutorial's Net).
+
+        There, handing each kernel to several threads costs more than it saves, on any number of
+        cores, and threads spinning between kernels starve whatever else shares the cores (DataLoader
+        workers, other xdist workers). ``refsuite train`` uses one thread for such batches too.
+        Accelerator kernels are not affected; the thread count is restored afterwards.
+        """
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     def record_metric(self, name: str, value: float) -> None:
         self.metrics[name] = value

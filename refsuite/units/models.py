@@ -68,7 +68,8 @@ def batch_dimension(ctx):
         out = net(torch.zeros(batch, channels, 32, 32, device=ctx.torch_device))
         assert out.shape == (batch, 10), f"{name} on batch {batch}: output {tuple(out.shape)}"
 
-    prop()
+    with ctx.tiny_kernels():
+        prop()
 
 
 @units.unit("models.batch.rows_are_independent", tags=("layouts",))
@@ -89,7 +90,8 @@ def batch_invariance(ctx):
             ctx.assert_close(net(x)[i], net(x[i : i + 1])[0], what=f"{name} row of a batch vs alone",
                              where=f"row {i} of {batch}", rtol=1e-4, atol=1e-5)
 
-    prop()
+    with ctx.tiny_kernels():
+        prop()
 
 
 @units.unit("models.lenet.num_flat_features_is_product", requires=SHAPES_ONLY)
@@ -135,7 +137,8 @@ def conv_shapes(ctx):
         pool = torch.nn.MaxPool2d(k, stride=s, padding=p, dilation=d)
         assert pool(x).shape == (1, c_in, want, want), f"MaxPool2d {g}: {tuple(pool(x).shape)}, formula {want}"
 
-    prop()
+    with ctx.tiny_kernels():
+        prop()
 
 
 def _windows(x: np.ndarray, kernel, stride, padding, dilation, pad_value):
@@ -167,7 +170,8 @@ def max_pool_reference(ctx):
         got = F.max_pool2d(x, g["kernel"], g["stride"], g["padding"], g["dilation"])
         ctx.assert_close(got, torch.from_numpy(numpy_max_pool2d(x.cpu().numpy(), *args)), what="max_pool2d", where=g)
 
-    prop()
+    with ctx.tiny_kernels():
+        prop()
 
 
 @units.unit("models.conv.conv2d_matches_numpy", requires=FLOAT64, tags=("layouts",))
@@ -185,7 +189,8 @@ def conv_reference(ctx):
         want = numpy_conv2d(*(t.cpu().numpy() for t in (x, w, b)), g["stride"], g["padding"], g["dilation"])
         ctx.assert_close(got, torch.from_numpy(want), what="conv2d", where=g)
 
-    prop()
+    with ctx.tiny_kernels():
+        prop()
 
 
 @units.unit("models.gradients.conv_and_linear_pass_gradcheck", requires=FLOAT64)
@@ -207,7 +212,8 @@ def gradcheck(ctx):
     fast = "eager" not in ctx.device.capabilities
     for name, (fn, inputs) in checks.items():
         try:
-            torch.autograd.gradcheck(fn, inputs, fast_mode=fast)
+            with ctx.tiny_kernels():
+                torch.autograd.gradcheck(fn, inputs, fast_mode=fast)
         except GradcheckError as exc:
             raise AssertionError(f"{name} gradients disagree with finite differences on {ctx.device.label}:\n{exc}") from None
 
@@ -257,6 +263,7 @@ def pool_first(ctx):
             ctx.assert_close(a, b, what="channels_last pool-first gradients", where=name, rtol=1e-3, atol=1e-4)
 
     try:
-        prop()
+        with ctx.tiny_kernels():
+            prop()
     finally:
         net.to(memory_format=torch.contiguous_format)

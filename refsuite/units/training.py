@@ -34,7 +34,8 @@ def cross_entropy(ctx):
         want = float(np.mean(_logsumexp(x) - x[np.arange(n), t]))
         ctx.assert_close(got, torch.tensor(want, dtype=torch.float64), what="CrossEntropyLoss vs mean(-log_softmax[target])")
 
-    prop()
+    with ctx.tiny_kernels():
+        prop()
 
 
 @units.unit("training.sgd.momentum_step_matches_textbook", requires=FLOAT64)
@@ -99,7 +100,8 @@ def backward_fills(ctx):
 def _tutorial_run(ctx, images, labels, recipe, fast_kernels: bool = False) -> list:
     net = training.new_net(recipe.seed, channels=images.shape[1])
     batches = tdata.TensorBatches(images, labels, recipe.batch_size, shuffle=True, seed=recipe.seed)
-    history = training.train_loop(net, batches, recipe, ctx.torch_device, fast_kernels=fast_kernels, step_boundary=ctx.flush)
+    with ctx.tiny_kernels():
+        history = training.train_loop(net, batches, recipe, ctx.torch_device, fast_kernels=fast_kernels, step_boundary=ctx.flush)
     return [w["loss"] for w in history.windows]
 
 
