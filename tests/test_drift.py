@@ -36,8 +36,11 @@ def test_a_property_leaves_one_summary_per_comparison_not_one_per_example(tmp_pa
     res = run_refsuite("run", "-k", "conv2d_matches_numpy", "--record", str(path))
     assert res.returncode == 0, res.stdout + res.stderr
     [row] = json.loads(path.read_text())["results"]
-    [entry] = row["comparisons"]
-    assert entry["what"] == "conv2d" and entry["count"] == 25  # the ci profile's examples
+    entries = {c["what"]: c for c in row["comparisons"]}
+    assert sorted(entries) == ["conv2d", "conv2d, each layout"]
+    entry = entries["conv2d"]
+    assert entry["count"] == 25  # the ci profile's examples
+    assert entries["conv2d, each layout"]["count"] == 6  # one fixed tensor in each of the six layouts
     assert "'kernel':" in entry["max_abs_at"] and "float64 (" in entry["max_abs_at"]
 
 

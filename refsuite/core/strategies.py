@@ -80,6 +80,26 @@ class Layout:
         return x.contiguous()
 
 
+def each_layout(x: torch.Tensor, names: Iterable[str] = LAYOUTS) -> list[tuple[Layout, torch.Tensor]]:
+    """``x`` in every layout of ``names`` its shape can take, one fixed representative each.
+
+    What hypothesis draws shifts with anything that changes its search (even number literals in
+    the project's source), so a unit that must see every layout sweeps them with this as well as
+    drawing them with :func:`tensors`.
+    """
+    shape, ndim = tuple(x.shape), x.dim()
+    big = [d for d, size in enumerate(shape) if size > 1]
+    picks = {
+        "contiguous": Layout("contiguous"),
+        "transposed": Layout("transposed", tuple(reversed(range(ndim)))) if len(big) >= 2 else None,
+        "sliced": Layout("sliced", ndim - 1) if ndim >= 1 else None,
+        "expanded": Layout("expanded", big[0]) if big else None,
+        "offset": Layout("offset", 3),
+        "channels_last": Layout("channels_last") if ndim == 4 and shape[1] > 1 and shape[2] * shape[3] > 1 else None,
+    }
+    return [(picks[n], picks[n].apply(x)) for n in names if picks[n] is not None]
+
+
 def layouts(shape: tuple, names: Iterable[str] = LAYOUTS) -> st.SearchStrategy:
     """The layouts of ``names`` that a tensor of ``shape`` can take, with their parameters drawn.
 

@@ -189,7 +189,14 @@ def conv_reference(ctx):
         want = numpy_conv2d(*(t.cpu().numpy() for t in (x, w, b)), g["stride"], g["padding"], g["dilation"])
         ctx.assert_close(got, torch.from_numpy(want), what="conv2d", where=g)
 
+    gen = ctx.cpu_generator(0)
+    x = torch.rand(2, 3, 7, 7, generator=gen, dtype=torch.float64).to(ctx.torch_device) * 2 - 1
+    w = torch.rand(4, 3, 3, 3, generator=gen, dtype=torch.float64).to(ctx.torch_device) - 0.5
+    b = torch.rand(4, generator=gen, dtype=torch.float64).to(ctx.torch_device)
     with ctx.tiny_kernels():
+        for how, laid in rst.each_layout(x):
+            want = numpy_conv2d(*(t.cpu().numpy() for t in (laid, w, b)), 1, 1, 1)
+            ctx.assert_close(F.conv2d(laid, w, b, padding=1), torch.from_numpy(want), what="conv2d, each layout", where=how)
         prop()
 
 

@@ -188,6 +188,9 @@ def abs_matches_numpy(ctx):
 
     for edge in (torch.tensor(-1.5), torch.empty(0), torch.empty(2, 0, 3)):
         check(edge.to(ctx.torch_device))
+    sweep = torch.linspace(-4, 4, 2 * 3 * 4 * 5, dtype=torch.float64).reshape(2, 3, 4, 5).to(ctx.torch_device)
+    for _, x in rst.each_layout(sweep.float()):
+        check(x)
     ctx.given(x=rst.tensors(ctx.device))(check)()
 
 
