@@ -116,12 +116,15 @@ def _weight_grad_kernel(x_ptr, g_ptr, which_ptr, part_ptr, B, C: tl.constexpr, H
     for i in range(IMAGES):
         img = chunk * IMAGES + i
         out = (img * K + k[None, :]) * (PH * PW) + p[:, None]
-        g = tl.load(g_ptr + out, mask=ok & (img < B), other=0.0)
-        which = tl.load(which_ptr + out, mask=ok & (img < B), other=0).to(tl.int32)
+        # the image test as a full block, not a scalar: Triton 3.9's interpreter refuses a mask
+        # broadcast from a scalar comparison ("mask has unsupported dtype")
+        live = ok & (out * 0 + img < B)
+        g = tl.load(g_ptr + out, mask=live, other=0.0)
+        which = tl.load(which_ptr + out, mask=live, other=0).to(tl.int32)
         top = which < 2  # the winner sits in the window's upper row ...
         left = which % 2 == 0  # ... and left column
         at = x_ptr + (img * C + c) * H * W + corner
-        m = p_ok & (img < B)
+        m = p_ok & (p * 0 + img < B)
         u0 = tl.load(at, mask=m, other=0.0)[:, None]
         u1 = tl.load(at + 1, mask=m, other=0.0)[:, None]
         u2 = tl.load(at + 2, mask=m, other=0.0)[:, None]
