@@ -141,6 +141,7 @@ def tensors(
     min_value: float = -1e3,
     max_value: float = 1e3,
     layout: Iterable[str] | None = LAYOUTS,
+    allow_subnormal: bool = True,
 ) -> st.SearchStrategy:
     """Finite tensors on ``device`` in a drawn memory layout, drawn as float64 on the CPU, then cast and moved.
 
@@ -150,7 +151,8 @@ def tensors(
     notes it, e.g. ``tensor of shape (2, 3) laid out transposed((1, 0)), strides (1, 3)``.
     """
     shape_st = shape if isinstance(shape, st.SearchStrategy) else st.just(tuple(shape))
-    elements = st.floats(min_value, max_value, allow_nan=False, allow_infinity=False, width=64)
+    elements = st.floats(min_value, max_value, allow_nan=False, allow_infinity=False, width=64,
+                         allow_subnormal=allow_subnormal)
     names = tuple(layout) if layout is not None else ("contiguous",)
 
     def laid_out(s):
