@@ -13,7 +13,7 @@ from refsuite import Requires
 from refsuite.core.devices import CPU, Device
 from refsuite.core.discovery import Provider, classify
 from refsuite.datasets.base import DatasetSelection
-from test_plugins import Env, env  # noqa: F401  (a venv that sees this one's packages)
+from test_plugins import Env, _project, env  # noqa: F401  (a venv that sees this one's packages)
 
 LOOP = "training.loop.running_loss_falls_and_repeats"
 
@@ -122,20 +122,8 @@ def test_a_dataset_that_breaks_its_contract_says_how(fakedata, monkeypatch):
 
 
 def test_fakedata_as_an_installed_plugin_is_green_with_visible_skips(env, tmp_path):  # noqa: F811
-    project = tmp_path / "refsuite-fakedata"
-    (project / "refsuite_fakedata").mkdir(parents=True)
-    (project / "refsuite_fakedata" / "__init__.py").write_text(FAKEDATA)
-    (project / "pyproject.toml").write_text(textwrap.dedent("""
-        [build-system]
-        requires = ["setuptools>=69"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "refsuite-fakedata"
-        version = "1.0"
-        [project.entry-points."refsuite.datasets"]
-        fakedata = "refsuite_fakedata:FAKEDATA"
-    """))
-    env.install(project)
+    env.install(_project(tmp_path, "refsuite-fakedata", "refsuite_fakedata", FAKEDATA, "fakedata",
+                         group="refsuite.datasets", target="FAKEDATA"))
     try:
         record = tmp_path / "r.json"
         run = env.refsuite("run", "--dataset", "fakedata", "--record", str(record), cwd=tmp_path)

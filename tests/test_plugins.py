@@ -140,7 +140,9 @@ def test_fastpath_plugin_adds_its_units_and_bench_variants(env, tmp_path):
     env.pip("uninstall", "-y", "-q", "refsuite-fastpath")
 
 
-def _project(tmp_path: Path, name: str, module: str, source: str, entry: str) -> Path:
+def _project(tmp_path: Path, name: str, module: str, source: str, entry: str,
+             group: str = "refsuite.units", target: str = "units") -> Path:
+    """A one-module distribution whose entry point ``entry`` in ``group`` names ``module:target``."""
     project = tmp_path / name
     (project / module).mkdir(parents=True)
     (project / module / "__init__.py").write_text(textwrap.dedent(source))
@@ -151,8 +153,8 @@ def _project(tmp_path: Path, name: str, module: str, source: str, entry: str) ->
         [project]
         name = "{name}"
         version = "1.0"
-        [project.entry-points."refsuite.units"]
-        {entry} = "{module}:units"
+        [project.entry-points."{group}"]
+        {entry} = "{module}:{target}"
     """))
     return project
 
