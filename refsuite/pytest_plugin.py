@@ -50,6 +50,8 @@ class _State:
     settings: dict = dataclasses.field(default_factory=dict)
     #: one row per unit × device outcome; on xdist the controller receives every worker's reports
     results: list = dataclasses.field(default_factory=list)
+    #: whether this session installed refsuite's SIGINT handler (so it uninstalls it)
+    owns_interrupts: bool = False
 
     def context(self, device: Device, tmp_path: Path):
         # Imported here: hypothesis must be imported after pytest set up assertion rewriting.
@@ -169,7 +171,9 @@ def pytest_configure(config: pytest.Config) -> None:
         settings=_run_settings(config, profile, named),
     )
     config.pluginmanager.register(_Reporter(state, config), "refsuite-reporter")
-    from .core import locks
+    from .core import interrupts, locks
+
+    state.owns_interrupts = interrupts.install()
 
     locks.report = _past_capture(config)
 
@@ -241,10 +245,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if config.stash.get(_STATE, None) is not None:
-        from .core import locks
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        from .core import interrupts, locks
 
         locks.report = locks.to_stderr
+        if state.owns_interrupts:
+            interrupts.uninstall()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -428,6 +435,12 @@ class _Reporter:
         self.config = config
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> None:
+        from .core import interrupts
+
+        interrupts.check()  # raised here, a KeyboardInterrupt ends the session as Ctrl-C does
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
         if "refsuite" not in props:
@@ -477,9 +490,18 @@ class _Reporter:
         for r in results:
             if r["outcome"] == "failed":
                 tr.write_line(f"  FAILED {r['unit']}[{r['device']}]: {r['reason']}", red=True)
+        from .core import interrupts
+
+        if interrupts.received():
+            tr.write_line("refsuite: interrupted (Ctrl-C): only the units above ran; this is no verdict", yellow=True)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from .core import interrupts
+
+        if interrupts.received() and session.exitstatus != pytest.ExitCode.INTERRUPTED:
+            # Ctrl-C after the last unit had started, its KeyboardInterrupt swallowed: still not a verdict
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
         if hasattr(session.config, "workerinput"):
             return
         # A broken provider is part of the verdict even when -k deselected the item that stands for it.

@@ -81,6 +81,60 @@ def test_ctrl_c_during_a_run_exits_130_as_in_every_command(tmp_path):
     assert proc.returncode == 130, out[-2000:]
 
 
+SWALLOWED_CTRL_C = '''
+    import os
+    import signal
+
+    from hypothesis import strategies as st
+    from refsuite import UnitGroup
+
+    units = UnitGroup()
+
+
+    class PressesCtrlC:
+        # SIGINT handled inside __del__ (as inside hypothesis's gc callback): Python prints
+        # "Exception ignored in ..." and the KeyboardInterrupt goes no further
+        def __del__(self):
+            signal.raise_signal(signal.SIGINT)
+
+
+    @units.unit("tensors.ctrl_c.pressed_where_it_is_swallowed")
+    def pressed(ctx):
+        """Ctrl-C arrives in a destructor during the first example."""
+
+        @ctx.given(x=st.integers())
+        def prop(x):
+            with open(os.environ["EXAMPLES_LOG"], "a") as log:
+                log.write(f"{x}\\n")
+            PressesCtrlC()
+
+        prop()
+
+
+    @units.unit("tensors.ctrl_c.unit_after_it")
+    def after(ctx):
+        """Runs only if the run went on after Ctrl-C."""
+'''
+
+
+@pytest.mark.parametrize("command, interrupted", [(["-m", "refsuite", "run"], 130),
+                                                  (["-m", "pytest", "-p", "no:cacheprovider", "--device=cpu"], 2)])
+def test_ctrl_c_that_python_swallowed_still_stops_the_run(command, interrupted, tmp_path):
+    site = write_distribution(tmp_path / "site", "refsuite-ctrl-c", {"ctrl_c_units": SWALLOWED_CTRL_C},
+                              {"refsuite.units": {"ctrl_c": "ctrl_c_units:units"}})
+    log = tmp_path / "examples.log"
+    env = {**os.environ, "EXAMPLES_LOG": str(log),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+    res = subprocess.run([sys.executable, *command, "-k", "ctrl_c"], capture_output=True, text=True,
+                         cwd=tmp_path, env=env, timeout=300)
+    out = res.stdout + res.stderr
+    assert "KeyboardInterrupt" in out and "Exception ignored" in out, out[-3000:]  # it was swallowed
+    assert res.returncode == interrupted, out[-3000:]
+    assert len(log.read_text().splitlines()) == 1, "examples ran after Ctrl-C"
+    summary = [line for line in res.stdout.splitlines() if line.startswith("=")][-1]
+    assert "passed" not in summary, summary  # not even the unit after it
+
+
 @pytest.mark.skipif(torch.cuda.device_count() > 0, reason="this machine has CUDA")
 def test_pytest_with_missing_device_is_a_usage_error(tmp_path):
     res = subprocess.run([sys.executable, "-m", "pytest", "--device=cuda", "-p", "no:cacheprovider", str(tmp_path)],

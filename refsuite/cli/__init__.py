@@ -67,14 +67,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..core import interrupts
     from ..core.errors import RefsuiteError
 
     args = build_parser().parse_args(argv)
+    installed = interrupts.install()
     try:
-        return _module(args.command).main(args)
+        code = _module(args.command).main(args)
+        if code != Exit.INTERRUPTED:
+            interrupts.check()  # a Ctrl-C whose KeyboardInterrupt something swallowed still ends the command
+        return code
     except RefsuiteError as exc:
         print(f"refsuite {args.command}: error: {exc}", file=sys.stderr)
         return Exit.USAGE
     except KeyboardInterrupt:
         print(f"refsuite {args.command}: interrupted", file=sys.stderr)
         return Exit.INTERRUPTED
+    finally:
+        if installed:
+            interrupts.uninstall()

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import torch
 from hypothesis import given, settings
 
+from . import interrupts
 from .comparisons import ComparisonLog
 from .devices import Device
 from .tolerance import TolerancePolicy, error_stats
@@ -51,6 +52,7 @@ class Context:
         def wrap(func: Callable) -> Callable:
             @functools.wraps(func)
             def example(*a, **kw):
+                interrupts.check()
                 try:
                     return func(*a, **kw)
                 finally:

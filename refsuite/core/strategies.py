@@ -133,6 +133,18 @@ def layouts(shape: tuple, names: Iterable[str] = LAYOUTS) -> st.SearchStrategy:
     return st.one_of(options)
 
 
+def _floats(low: float, high: float, min_magnitude: float) -> st.SearchStrategy:
+    """Finite float64s in [low, high] that are 0 or at least ``min_magnitude`` in magnitude."""
+    if min_magnitude <= 0:
+        return st.floats(low, high, allow_nan=False, allow_infinity=False, width=64)
+    parts = [st.just(0.0)] if low <= 0 <= high else []
+    if high >= min_magnitude:
+        parts.append(st.floats(max(low, min_magnitude), high, allow_nan=False, allow_infinity=False, width=64))
+    if low <= -min_magnitude:
+        parts.append(st.floats(low, min(high, -min_magnitude), allow_nan=False, allow_infinity=False, width=64))
+    return st.one_of(parts)
+
+
 def tensors(
     device: Device,
     *,
@@ -141,7 +153,7 @@ def tensors(
     min_value: float = -1e3,
     max_value: float = 1e3,
     layout: Iterable[str] | None = LAYOUTS,
-    allow_subnormal: bool = True,
+    min_magnitude: float = 0.0,
 ) -> st.SearchStrategy:
     """Finite tensors on ``device`` in a drawn memory layout, drawn as float64 on the CPU, then cast and moved.
 
@@ -149,10 +161,10 @@ def tensors(
     accelerator replays on the CPU reference. The layout (``layout``: which of :data:`LAYOUTS`
     may be drawn; ``None``: contiguous only) is applied on the device, and a failing example
     notes it, e.g. ``tensor of shape (2, 3) laid out transposed((1, 0)), strides (1, 3)``.
+    ``min_magnitude``: every entry is 0 or at least this large in magnitude.
     """
     shape_st = shape if isinstance(shape, st.SearchStrategy) else st.just(tuple(shape))
-    elements = st.floats(min_value, max_value, allow_nan=False, allow_infinity=False, width=64,
-                         allow_subnormal=allow_subnormal)
+    elements = _floats(min_value, max_value, min_magnitude)
     names = tuple(layout) if layout is not None else ("contiguous",)
 
     def laid_out(s):

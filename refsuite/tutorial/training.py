@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch.optim as optim
 
+from ..core import interrupts
 from .data import TensorBatches
 from .hotpath import stage_fn
 from .nets import LeNet, Net
@@ -116,6 +117,7 @@ def _epochs(net, batches, recipe, device, criterion, optimizer, history, on_wind
             optimizer.step()
             if step_boundary:
                 step_boundary()
+            interrupts.check()
             running_loss += loss.item()
             history.images += len(labels)
             if on_step:
@@ -172,6 +174,7 @@ def train_fast(
                 losses += loss.detach()  # no .item(): the device is not synchronised every step
                 if step_boundary:
                     step_boundary()
+                interrupts.check()
                 history.images += len(targets)
             row = {"epoch": epoch + 1, "batch": len(batches), "loss": float(losses) / len(batches)}
             history.windows.append(row)
