@@ -6,6 +6,7 @@ path of a subprocess; the pip-installed plugins in plugins/ are tested separatel
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -34,3 +35,10 @@ def run_refsuite(*args: str, site: Path | None = None, cwd: Path | None = None, 
     return subprocess.run(
         [sys.executable, "-m", "refsuite", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout
     )
+
+
+def ctrl_c_reaches_it() -> None:
+    """``preexec_fn`` for a child a test interrupts: SIGINT's default action, even where the test run
+    itself was started with SIGINT ignored (a shell's background job, some CI runners) and the
+    child would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from distributions import run_refsuite, write_distribution
+from distributions import ctrl_c_reaches_it, run_refsuite, write_distribution
 
 THIRD_PARTY = {
     "extra_units": '''
@@ -69,7 +69,8 @@ def test_missing_device_is_the_same_usage_error_in_every_command(command, tmp_pa
 def test_ctrl_c_during_a_run_exits_130_as_in_every_command(tmp_path):
     # a thorough run of the property units lasts long enough to be interrupted
     proc = subprocess.Popen([sys.executable, "-u", "-m", "refsuite", "run", "--profile", "thorough", "-k", "tensors"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            preexec_fn=ctrl_c_reaches_it)
     line = ""
     while "collected" not in line:
         line = proc.stdout.readline()
@@ -126,7 +127,7 @@ def test_ctrl_c_that_python_swallowed_still_stops_the_run(command, interrupted, 
     env = {**os.environ, "EXAMPLES_LOG": str(log),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
     res = subprocess.run([sys.executable, *command, "-k", "ctrl_c"], capture_output=True, text=True,
-                         cwd=tmp_path, env=env, timeout=300)
+                         cwd=tmp_path, env=env, timeout=300, preexec_fn=ctrl_c_reaches_it)
     out = res.stdout + res.stderr
     assert "KeyboardInterrupt" in out and "Exception ignored" in out, out[-3000:]  # it was swallowed
     assert res.returncode == interrupted, out[-3000:]

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from distributions import run_refsuite
+from distributions import ctrl_c_reaches_it, run_refsuite
 
 
 def test_train_writes_metrics_and_loss_curve(tmp_path):
@@ -33,7 +33,8 @@ def test_unwritable_out_fails_before_training(tmp_path):
 def test_ctrl_c_keeps_the_metrics_so_far(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-u", "-m", "refsuite", "train", "--epochs", "20", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            preexec_fn=ctrl_c_reaches_it)
     deadline = time.time() + 120
     line = ""
     while "loss:" not in line and time.time() < deadline:
