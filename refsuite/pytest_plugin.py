@@ -23,6 +23,7 @@ import pytest
 
 from . import options
 from ._version import __version__
+from .core import interrupts
 from .core.errors import RefsuiteError
 from .testing import plugins, unit  # noqa: F401  (fixtures for testing units: refsuite's and plugins')
 
@@ -171,7 +172,7 @@ def pytest_configure(config: pytest.Config) -> None:
         settings=_run_settings(config, profile, named),
     )
     config.pluginmanager.register(_Reporter(state, config), "refsuite-reporter")
-    from .core import interrupts, locks
+    from .core import locks
 
     state.owns_interrupts = interrupts.install()
 
@@ -247,7 +248,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
     if state is not None:
-        from .core import interrupts, locks
+        from .core import locks
 
         locks.report = locks.to_stderr
         if state.owns_interrupts:
@@ -436,8 +437,6 @@ class _Reporter:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> None:
-        from .core import interrupts
-
         interrupts.check()  # raised here, a KeyboardInterrupt ends the session as Ctrl-C does
 
     @pytest.hookimpl(tryfirst=True)
@@ -490,15 +489,11 @@ class _Reporter:
         for r in results:
             if r["outcome"] == "failed":
                 tr.write_line(f"  FAILED {r['unit']}[{r['device']}]: {r['reason']}", red=True)
-        from .core import interrupts
-
         if interrupts.received():
             tr.write_line("refsuite: interrupted (Ctrl-C): only the units above ran; this is no verdict", yellow=True)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from .core import interrupts
-
         if interrupts.received() and session.exitstatus != pytest.ExitCode.INTERRUPTED:
             # Ctrl-C after the last unit had started, its KeyboardInterrupt swallowed: still not a verdict
             session.exitstatus = pytest.ExitCode.INTERRUPTED

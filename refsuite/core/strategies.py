@@ -8,6 +8,7 @@ PyTorch's OpInfo tests, which run every sample non-contiguous too (``test_noncon
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Iterable
 
 import numpy as np
@@ -135,13 +136,14 @@ def layouts(shape: tuple, names: Iterable[str] = LAYOUTS) -> st.SearchStrategy:
 
 def _floats(low: float, high: float, min_magnitude: float) -> st.SearchStrategy:
     """Finite float64s in [low, high] that are 0 or at least ``min_magnitude`` in magnitude."""
+    finite = functools.partial(st.floats, allow_nan=False, allow_infinity=False, width=64)
     if min_magnitude <= 0:
-        return st.floats(low, high, allow_nan=False, allow_infinity=False, width=64)
+        return finite(low, high)
     parts = [st.just(0.0)] if low <= 0 <= high else []
     if high >= min_magnitude:
-        parts.append(st.floats(max(low, min_magnitude), high, allow_nan=False, allow_infinity=False, width=64))
+        parts.append(finite(max(low, min_magnitude), high))
     if low <= -min_magnitude:
-        parts.append(st.floats(low, min(high, -min_magnitude), allow_nan=False, allow_infinity=False, width=64))
+        parts.append(finite(low, min(high, -min_magnitude)))
     return st.one_of(parts)
 
 
