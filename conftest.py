@@ -1,2 +1,3 @@
-"""The tests' fixtures (``unit``, ``plugins``) come from refsuite's pytest plugin (refsuite.testing),
-as they do for plugin authors."""
+"""The tests' fixtures (``unit``, ``plugins``) come from refsuite's testing kit, opted into here
+as plugin authors opt in: refsuite registers no fixtures in projects that do not ask."""
+pytest_plugins = ["refsuite.testing"]

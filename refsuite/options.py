@@ -10,6 +10,8 @@ import dataclasses
 from pathlib import Path
 from typing import Iterable
 
+from .core.profiles import DEFAULT_PROFILE, PROFILE_NAMES
+
 
 @dataclasses.dataclass(frozen=True)
 class Option:
@@ -22,9 +24,12 @@ class Option:
     cli_flag: str | None = None
     #: a path, made absolute before it is handed to pytest (which runs in a directory of its own)
     path: bool = False
+    choices: tuple | None = None
 
     def kwargs(self) -> dict:
         kwargs = {"dest": self.dest, "help": self.help, "action": self.action}
+        if self.choices is not None:
+            kwargs["choices"] = self.choices
         if self.action == "append":
             kwargs["default"] = []
         if self.action != "store_true":
@@ -49,6 +54,10 @@ DOWNLOAD = Option("--download", "download", "allow the dataset plugin to downloa
 STRICT = Option("--strict-units", "strict_units", "a skipped unit is a failure (default: a visible skip)",
                 action="store_true", cli_flag="--strict")
 RUNSLOW = Option("--runslow", "runslow", "also run units marked slow (default: skip them)", action="store_true")
+PROFILE = Option("--refsuite-profile", "refsuite_profile",
+                 "hypothesis profile of the units' properties: dev (10 examples), ci (25, derandomized), "
+                 "thorough (300) (default: ci); hypothesis's own --hypothesis-profile is left to the project",
+                 metavar="{" + ",".join(PROFILE_NAMES) + "}", cli_flag="--profile", choices=PROFILE_NAMES)
 RECORD = Option("--record", "record", "write per-unit results as JSON to PATH (default: none)", metavar="PATH",
                 path=True)
 

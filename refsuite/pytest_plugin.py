@@ -25,7 +25,6 @@ from . import options
 from ._version import __version__
 from .core import interrupts
 from .core.errors import RefsuiteError
-from .testing import plugins, unit  # noqa: F401  (fixtures for testing units: refsuite's and plugins')
 
 # torch and the registry are imported inside the hooks that need them: this module is loaded
 # by every pytest run in an environment where refsuite is installed.
@@ -81,6 +80,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("refsuite", "refsuite: run the tutorial's units")
     options.add_to_pytest(group)
     options.add_to_pytest(group, options.BUDGET)
+    options.add_to_pytest(group, [options.PROFILE])
     group.addoption("--units", action="store_true", help="collect the units even when test paths are given")
     group.addoption("--no-units", action="store_true", help="do not collect the units")
     parser.addini("refsuite_units", type="bool", default=False, help="collect refsuite units in this project")
@@ -117,7 +117,7 @@ def _units_enabled(config: pytest.Config, named: list[str]) -> bool:
         if named:
             raise pytest.UsageError(f"refsuite: --no-units, yet {NODE_ROOT}::{named[0]} names a unit")
         return False
-    if config.getoption("units") or config.getoption("device") or named:
+    if config.getoption("units") or config.getoption("device") or config.getoption("refsuite_profile") or named:
         return True
     named_paths = config.args_source == pytest.Config.ArgsSource.ARGS
     return bool(config.getini("refsuite_units")) and not named_paths
@@ -125,16 +125,10 @@ def _units_enabled(config: pytest.Config, named: list[str]) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    # Register refsuite's profiles before hypothesis's own plugin loads --hypothesis-profile;
-    # the default is "ci" when none is named.
-    from hypothesis import settings
-
-    from .core.profiles import DEFAULT_PROFILE
-
+    # Nothing global changes here (hypothesis's settings, fixtures, files) unless units are run:
+    # a session that asks nothing of refsuite runs exactly as it would without it.
     config.addinivalue_line("markers", "slow: long-running unit; runs only with --runslow")
-    if not config.getoption("hypothesis_profile", None):
-        settings.load_profile(DEFAULT_PROFILE)
-    profile = config.getoption("hypothesis_profile", None) or DEFAULT_PROFILE
+    profile = config.getoption("refsuite_profile") or options.DEFAULT_PROFILE
     named = _take_node_ids(config)
     _plan_budget(config, named)
     if not _units_enabled(config, named):
@@ -181,9 +175,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _run_settings(config: pytest.Config, profile: str, named: list[str]) -> dict:
     """What this run chose, for its record: two records made under different settings are not like for like."""
-    from hypothesis import settings
+    from .core.profiles import get_profile
 
-    chosen = settings.get_profile(profile)
+    chosen = get_profile(profile)
     return {
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "hypothesis_profile": profile,

@@ -1,8 +1,8 @@
 """The kit for testing units, refsuite's own and plugins': run a unit's check directly, as its
 pytest item would, and assert that a planted fault makes it fail.
 
-refsuite's pytest plugin (registered through ``pytest11``) provides the fixtures below in every
-project where refsuite is installed; nothing needs to go in a conftest.py. In a test::
+The fixtures below are opt-in, as pytest's ``pytester`` is: a test package names this module in
+its top-level conftest.py (``pytest_plugins = ["refsuite.testing"]``). In a test::
 
     import torch
 

@@ -101,8 +101,12 @@ def test_the_minimal_plugin_in_plugins_md_installs_and_passes(env):  # noqa: F81
             env.pip("uninstall", "-y", "-q", "refsuite-example")
 
 
-def test_pytest_fixtures_lists_refsuites_with_their_docstrings(env, tmp_path):  # noqa: F811
+def test_the_kits_fixtures_are_opt_in_and_listed_with_their_docstrings(env, tmp_path):  # noqa: F811
     (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    plain = env.run("-m", "pytest", "--fixtures", "-p", "no:cacheprovider", str(tmp_path), cwd=tmp_path)
+    assert plain.returncode == 0, plain.stdout[-3000:]
+    assert not re.search(r"^(unit|plugins)\b", plain.stdout, re.M), "refsuite registered fixtures nobody asked for"
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["refsuite.testing"]\n')
     listed = env.run("-m", "pytest", "--fixtures", "-p", "no:cacheprovider", str(tmp_path), cwd=tmp_path)
     assert listed.returncode == 0, listed.stdout[-3000:]
     out = re.sub(r"\s+", " ", listed.stdout)

@@ -1,7 +1,6 @@
 """Running pytest from a directory of its own, for the commands that drive it (run, bench)."""
 from __future__ import annotations
 
-import atexit
 import gc
 import os
 import tempfile
@@ -32,12 +31,10 @@ def run_isolated(argv: list[str], target: str | None = None, plugins: list | Non
             return Exit.INTERRUPTED if code == PYTEST_INTERRUPTED else code
         finally:
             os.chdir(cwd)
+            # Unfrozen before the process exits: objects still frozen then are never finalised,
+            # and extension modules built with nanobind (Triton's, imported by torch >= 2.15 with
+            # torchvision) print a "leaked instances/types/functions" report on stderr for them.
             gc.unfreeze()
-            # torch, pytest and hypothesis leave a few hundred thousand objects that live until the
-            # process ends: spare the interpreter's final collections from walking them (about a
-            # second of a `refsuite run`). Every file the run wrote is closed by now; the OS takes
-            # back the memory.
-            atexit.register(gc.freeze)
 
 
 class _FreezeStartup:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 
 from .. import options
-from ..core.profiles import PROFILES
 from ..core.records import check_writable
 from .pytest_session import run_isolated
 
@@ -13,7 +12,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     options.add_to_argparse(p, options.RUN)
     p.add_argument("-k", dest="keyword", default=None, metavar="EXPRESSION",
                    help="pytest -k expression over unit ids (default: every unit)")
-    p.add_argument("--profile", default=None, choices=PROFILES, help="hypothesis profile (default: ci)")
+    options.add_to_argparse(p, [options.PROFILE])
     p.add_argument("--junitxml", default=None, metavar="PATH", help="write a JUnit XML report to PATH (default: none)")
     p.add_argument("--json", dest="record", default=None, metavar="PATH", help=argparse.SUPPRESS)  # old spelling of --record
     p.add_argument("-v", "--verbose", action="count", default=0,
@@ -31,8 +30,7 @@ def main(args: argparse.Namespace) -> int:
     argv = ["--units", *options.to_pytest_args(args)]
     if args.keyword:
         argv += ["-k", args.keyword]
-    if args.profile:
-        argv += ["--hypothesis-profile", args.profile]
+    argv += options.to_pytest_args(args, [options.PROFILE])
     if args.junitxml:
         argv += ["--junitxml", args.junitxml]
     if args.exitfirst:

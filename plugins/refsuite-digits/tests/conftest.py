@@ -1,4 +1,7 @@
+"""refsuite's testing kit (the `unit` and `plugins` fixtures), opted into as every plugin test package does."""
 import pytest
+
+pytest_plugins = ["refsuite.testing"]
 
 
 @pytest.fixture
