@@ -58,6 +58,9 @@ PROFILE = Option("--refsuite-profile", "refsuite_profile",
                  "hypothesis profile of the units' properties: dev (10 examples), ci (25, derandomized), "
                  "thorough (300) (default: ci); hypothesis's own --hypothesis-profile is left to the project",
                  metavar="{" + ",".join(PROFILE_NAMES) + "}", cli_flag="--profile", choices=PROFILE_NAMES)
+REPRODUCE = Option("--refsuite-reproduce", "refsuite_reproduce",
+                   "replay one failing hypothesis example: N:BLOB, as a failure's replay line prints it "
+                   "(with -k naming the one unit)", metavar="N:BLOB", cli_flag="--reproduce")
 RECORD = Option("--record", "record", "write per-unit results as JSON to PATH (default: none)", metavar="PATH",
                 path=True)
 
@@ -78,7 +81,7 @@ WORKER_DEVICES = Option(
 #: how a test process shares the machine (pytest only: `refsuite run` passes them after --)
 BUDGET = (TORCH_THREADS, WORKER_DEVICES)
 #: what a run of the units depends on, in the order --help lists it
-RUN = (DEVICE, DATASET, DATA_ROOT, DOWNLOAD, STRICT, RUNSLOW, RECORD)
+RUN = (DEVICE, DATASET, DATA_ROOT, DOWNLOAD, STRICT, RUNSLOW, RECORD, PROFILE, REPRODUCE)
 #: choosing a dataset, for commands that load one
 DATA = (DATASET, DATA_ROOT, DOWNLOAD)
 

@@ -14,6 +14,7 @@ import datetime
 import functools
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -28,6 +29,11 @@ from .core.errors import RefsuiteError
 
 # torch and the registry are imported inside the hooks that need them: this module is loaded
 # by every pytest run in an environment where refsuite is installed.
+if sys.version_info >= (3, 11):
+    _ExceptionGroup = BaseExceptionGroup  # noqa: F821 (a builtin from 3.11)
+else:  # hypothesis depends on the backport there
+    from exceptiongroup import BaseExceptionGroup as _ExceptionGroup
+
 if TYPE_CHECKING:
     from .core.devices import Device
     from .core.discovery import Plugins, Provider
@@ -52,6 +58,8 @@ class _State:
     results: list = dataclasses.field(default_factory=list)
     #: whether this session installed refsuite's SIGINT handler (so it uninstalls it)
     owns_interrupts: bool = False
+    #: (n, blob) from --refsuite-reproduce: replay one failing example of the unit's n-th property
+    reproduce: tuple | None = None
 
     def context(self, device: Device, tmp_path: Path):
         # Imported here: hypothesis must be imported after pytest set up assertion rewriting.
@@ -60,6 +68,7 @@ class _State:
         from .core.tolerance import TolerancePolicy
 
         return Context(
+            reproduce=self.reproduce,
             device=device,
             tmp_path=tmp_path,
             hypothesis=settings_for(self.profile, device.type.name, device.type.max_examples),
@@ -80,7 +89,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("refsuite", "refsuite: run the tutorial's units")
     options.add_to_pytest(group)
     options.add_to_pytest(group, options.BUDGET)
-    options.add_to_pytest(group, [options.PROFILE])
     group.addoption("--units", action="store_true", help="collect the units even when test paths are given")
     group.addoption("--no-units", action="store_true", help="do not collect the units")
     parser.addini("refsuite_units", type="bool", default=False, help="collect refsuite units in this project")
@@ -117,7 +125,7 @@ def _units_enabled(config: pytest.Config, named: list[str]) -> bool:
         if named:
             raise pytest.UsageError(f"refsuite: --no-units, yet {NODE_ROOT}::{named[0]} names a unit")
         return False
-    if config.getoption("units") or config.getoption("device") or config.getoption("refsuite_profile") or named:
+    if config.getoption("units") or named or any(config.getoption(o.dest) for o in options.RUN):
         return True
     named_paths = config.args_source == pytest.Config.ArgsSource.ARGS
     return bool(config.getini("refsuite_units")) and not named_paths
@@ -146,6 +154,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # a node id's device is the run's device when --device does not say
         in_names = [n.partition("[")[2].removesuffix("]") for n in named if "[" in n]
         devices = resolve_devices(config.getoption("device") or list(dict.fromkeys(in_names)), plugins.devices)
+        reproduce = _reproduce(config.getoption("refsuite_reproduce"))
         datasets = DatasetSelection.from_options(
             plugins.datasets,
             config.getoption("dataset"),
@@ -164,6 +173,7 @@ def pytest_configure(config: pytest.Config) -> None:
         record=record,
         chosen=_choose(named, plugins.units, devices) if named else None,
         settings=_run_settings(config, profile, named),
+        reproduce=reproduce,
     )
     config.pluginmanager.register(_Reporter(state, config), "refsuite-reporter")
     from .core import locks
@@ -171,6 +181,31 @@ def pytest_configure(config: pytest.Config) -> None:
     state.owns_interrupts = interrupts.install()
 
     locks.report = _past_capture(config)
+
+
+_REPRODUCE = re.compile(r"^(\d+):([A-Za-z0-9+/]+=*)$")
+
+
+def _reproduce(value: str | None) -> tuple[int, str] | None:
+    if value is None:
+        return None
+    match = _REPRODUCE.match(value)
+    if not match or int(match[1]) < 1:
+        raise RefsuiteError(f"--reproduce {value!r}: expected N:BLOB, the property's number and hypothesis's "
+                            "blob, as a failure's replay line prints them")
+    return int(match[1]), match[2]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is None or state.reproduce is None:
+        return
+    # after -k and node ids chose: one blob replays one unit's example
+    chosen = sorted({item.name for item in items if isinstance(item, UnitItem)})
+    if len(chosen) != 1:
+        raise pytest.UsageError(f"refsuite: --reproduce replays one unit's example, and {len(chosen)} units are "
+                                "selected; name the unit with -k as the replay line does")
 
 
 def _run_settings(config: pytest.Config, profile: str, named: list[str]) -> dict:
@@ -327,6 +362,48 @@ def _own_frames(excinfo: pytest.ExceptionInfo):
     return own if len(own) else traceback[-1:]
 
 
+#: hypothesis's advice, with the blob: "... by temporarily adding @reproduce_failure('6.1', b'AXic') as a decorator ..."
+_HYPOTHESIS_ADVICE = re.compile(r"You can reproduce this (?:example|test case) by temporarily adding "
+                                r"@reproduce_failure\('[^']*', b'([^']*)'\) as a decorator on your test \w+")
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions a failure is made of: a group's members (nested groups flattened), or itself."""
+    if isinstance(exc, _ExceptionGroup):
+        return [leaf for member in exc.exceptions for leaf in _leaves(member)]
+    return [exc]
+
+
+def _reason(exc: BaseException) -> str:
+    """A failure as one line: the error's type and first line (joined with the next when it ends in
+    ':'); several distinct failures (an exception group) as their count and each one's line."""
+    def one(e: BaseException) -> str:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        said = lines[0] if lines else ""
+        if said.endswith(":") and len(lines) > 1:
+            said = f"{said} {lines[1]}"
+        return f"{type(e).__name__}: {said}" if said else type(e).__name__
+
+    leaves = _leaves(exc)
+    if len(leaves) == 1:
+        return one(leaves[0])[:300]
+    return f"{len(leaves)} distinct failures: " + "; ".join(one(e)[:150] for e in leaves)
+
+
+def _own_repr(excinfo: pytest.ExceptionInfo) -> str:
+    """The failure in pytest's short style over the unit's own frames; each member of a group on its own."""
+    leaves = _leaves(excinfo.value)
+    if len(leaves) == 1 and leaves[0] is excinfo.value:
+        excinfo.traceback = _own_frames(excinfo)
+        return str(excinfo.getrepr(style="short", tbfilter=False))
+    parts = []
+    for i, leaf in enumerate(leaves, 1):
+        member = pytest.ExceptionInfo.from_exception(leaf)
+        member.traceback = _own_frames(member)
+        parts.append(f"--- failure {i} of {len(leaves)} ---\n{member.getrepr(style='short', tbfilter=False)}")
+    return "\n".join(parts)
+
+
 def _bounded(text: str) -> str:
     if len(text) <= _FAILURE_CHARS:
         return text
@@ -355,7 +432,7 @@ class UnitItem(pytest.Item):
             pytest.skip(reason)
         with tempfile.TemporaryDirectory(prefix="refsuite-") as tmp:
             budget = self.config.stash.get(_BUDGET, None)  # under xdist: this worker's device of the type
-            ctx = state.context(budget.device_for(self.device) if budget else self.device, Path(tmp))
+            ctx = self._ctx = state.context(budget.device_for(self.device) if budget else self.device, Path(tmp))
             try:
                 self.unit.check(ctx)
             finally:
@@ -367,16 +444,29 @@ class UnitItem(pytest.Item):
         return path, line - 1, f"{self.name}: {self.unit.summary}"
 
     def repr_failure(self, excinfo, style=None):
-        head = f"{self.unit.id} on {self.device.label} failed: {self.unit.summary}\n(provided by {self.unit.provider})\n"
+        # The first line is the reason: pytest's short summary and refsuite's both show it.
+        head = f"{_reason(excinfo.value)}\n{self.unit.id} on {self.device.label}: {self.unit.summary}\n" \
+               f"(provided by {self.unit.provider})\n"
         if self.config.getoption("fulltrace", False) or self.config.getoption("tbstyle", "auto") not in ("auto", "short", "long"):
             body = str(super().repr_failure(excinfo, style=style))
         else:
-            excinfo.traceback = _own_frames(excinfo)
-            body = str(excinfo.getrepr(style="short", tbfilter=False))
-        return f"{head}{_bounded(body.rstrip())}\nrerun: {self.rerun_command()}"
+            body = _own_repr(excinfo)
+        return f"{head}{_bounded(self._replay_advice(body).rstrip())}\nrerun: {self.rerun_command()}"
 
-    def rerun_command(self) -> str:
-        """The one line that runs this unit alone, as this run ran it."""
+    def _replay_advice(self, body: str) -> str:
+        """hypothesis's "add @reproduce_failure(...)" points into refsuite's package: say the command instead."""
+        ctx = getattr(self, "_ctx", None)
+        ordinal = ctx.failed_property if ctx is not None else None
+        if ordinal is None:
+            return body
+
+        def command(match: re.Match) -> str:
+            return f"replay this example: {self.rerun_command(reproduce=f'{ordinal}:{match[1]}')}"
+
+        return _HYPOTHESIS_ADVICE.sub(command, body)
+
+    def rerun_command(self, reproduce: str | None = None) -> str:
+        """The one line that runs this unit alone, as this run ran it (``reproduce``: N:BLOB to replay)."""
         import shlex
 
         state = self.config.stash[_STATE]
@@ -384,11 +474,13 @@ class UnitItem(pytest.Item):
         for option, flag in (("dataset", "--dataset"), ("data_root", "--data-root")):
             if self.config.getoption(option):
                 words += [flag, shlex.quote(str(self.config.getoption(option)))]
-        if state.settings.get("hypothesis_profile") not in (None, "ci"):
+        if state.settings.get("hypothesis_profile") not in (None, options.DEFAULT_PROFILE):
             words += ["--profile", state.settings["hypothesis_profile"]]
         if self.unit.requires.slow:
             words.append("--runslow")
         words += ["-k", f"'{self.unit.id}'"]
+        if reproduce:
+            words += ["--reproduce", shlex.quote(reproduce)]
         if state.settings.get("seed") is not None:
             words += ["--", f"--hypothesis-seed={state.settings['seed']}"]
         return " ".join(words)
@@ -507,16 +599,9 @@ class _Reporter:
 
 
 def _failure_line(text: str) -> str:
-    """The error a failure report ends in, as one line ("what ... on cpu:" joined with what follows)."""
-    lines = [line for line in text.strip().splitlines() if not line.startswith("rerun: ")]
-    at = next((i for i, line in enumerate(lines) if line.startswith("E ") and "Error" in line), None)
-    if at is None:
-        return lines[-1].strip()[:300] if lines else ""
-    said = lines[at].removeprefix("E").strip()
-    following = [line.removeprefix("E").strip() for line in lines[at + 1 :] if line.startswith("E ")]
-    if said.endswith(":") and following and following[0]:
-        said = f"{said} {following[0]}"
-    return said[:300]
+    """A failure's reason: the first line of its report (a unit's report starts with it)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0][:300] if lines else ""
 
 
 def _junit_classname(config: pytest.Config, report: pytest.TestReport, section: str) -> None:

@@ -126,3 +126,20 @@ def test_compare_reads_a_layout_1_record_and_refuses_a_newer_layout(record, tmp_
     future = dict(record, format=3)
     res = run_refsuite("compare", _write(tmp_path / "future.json", future), str(tmp_path / "new.json"))
     assert res.returncode == 4 and "a record of layout 3, newer than this refsuite reads" in res.stderr
+
+
+def test_errors_move_only_between_comparisons_both_runs_made(record):
+    crashed = copy.deepcopy(record)
+    rows = {r["unit"]: r for r in crashed["results"]}
+    # a unit that crashed before it compared anything: an outcome change, not an error of 0
+    rows["tensors.math.golden"].update(outcome="failed", reason="RuntimeError: kernel crashed", comparisons=[])
+    report, _ = drift.compare_records(record, crashed)
+    assert "tensors.math.golden[cpu]: passed -> failed (RuntimeError: kernel crashed)" in report
+    assert "tensors.math.golden[cpu]: max_abs_err" not in report, report
+    # one kind of comparison in common: only it is paired
+    partial = copy.deepcopy(record)
+    golden = {r["unit"]: r for r in partial["results"]}["tensors.math.golden"]
+    first = golden["comparisons"][0]
+    golden["comparisons"] = [dict(first, max_abs_err=first["max_abs_err"] * 1e6 + 1e-3)]
+    report, _ = drift.compare_records(record, partial)
+    assert "tensors.math.golden[cpu]: max_abs_err" in report, report

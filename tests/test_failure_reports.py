@@ -126,3 +126,47 @@ def test_last_failed_reruns_the_failed_units_by_node_id(failed_run, tmp_path):
     again = pytest_run("--lf")
     assert again.returncode == 1, again.stdout[-2000:]
     assert re.match(r"2 failed, \d+ deselected in ", again.stdout.strip().splitlines()[-1]), again.stdout[-2000:]
+
+
+GROUPED = '''
+    from hypothesis import strategies as st
+    from refsuite import UnitGroup
+
+    units = UnitGroup()
+
+    @units.unit("tensors.grouped.two_distinct_failures")
+    def two(ctx):
+        """Fails in two different ways, so hypothesis reports an exception group."""
+
+        @ctx.given(n=st.integers(0, 10))
+        def first(n):
+            pass
+
+        @ctx.given(n=st.integers(0, 10))
+        def second(n):
+            if n % 2:
+                assert n < 0, f"odd {n}"
+            raise ValueError(f"even {n}")
+
+        first()
+        second()
+'''
+
+
+def test_an_exception_group_is_summarised_and_each_example_replays_from_the_command_line(tmp_path):
+    site = write_distribution(tmp_path / "site", "refsuite-grouped", {"refsuite_grouped": GROUPED},
+                              {"refsuite.units": {"grouped": "refsuite_grouped:units"}})
+    res = run_refsuite("run", "-k", "grouped", site=site, cwd=tmp_path)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "FAILED tensors.grouped.two_distinct_failures[cpu]: 2 distinct failures: AssertionError: odd " in res.stdout
+    assert "; ValueError: even " in res.stdout and "+---" not in res.stdout and "pluggy/" not in res.stdout
+    assert "FAILED refsuite::tensors.grouped.two_distinct_failures[cpu] - 2 distinct fail" in res.stdout
+    assert "@reproduce_failure" not in res.stdout
+    replays = re.findall(r"replay this example: refsuite (.+)", res.stdout)
+    assert len(replays) == 2 and all("--reproduce 2:" in r for r in replays), res.stdout[-3000:]
+    for replay in replays:
+        again = run_refsuite(*shlex.split(replay), site=site, cwd=tmp_path)
+        assert again.returncode == 1 and "1 failed" in again.stdout, again.stdout[-2000:]
+    said = {re.search(r"FAILED tensors.grouped.two_distinct_failures\[cpu\]: (\w+)", run_refsuite(
+        *shlex.split(r), site=site, cwd=tmp_path).stdout)[1] for r in replays}
+    assert said == {"AssertionError", "ValueError"}, said

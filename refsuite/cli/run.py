@@ -12,7 +12,6 @@ def configure(p: argparse.ArgumentParser) -> None:
     options.add_to_argparse(p, options.RUN)
     p.add_argument("-k", dest="keyword", default=None, metavar="EXPRESSION",
                    help="pytest -k expression over unit ids (default: every unit)")
-    options.add_to_argparse(p, [options.PROFILE])
     p.add_argument("--junitxml", default=None, metavar="PATH", help="write a JUnit XML report to PATH (default: none)")
     p.add_argument("--json", dest="record", default=None, metavar="PATH", help=argparse.SUPPRESS)  # old spelling of --record
     p.add_argument("-v", "--verbose", action="count", default=0,
@@ -30,7 +29,6 @@ def main(args: argparse.Namespace) -> int:
     argv = ["--units", *options.to_pytest_args(args)]
     if args.keyword:
         argv += ["-k", args.keyword]
-    argv += options.to_pytest_args(args, [options.PROFILE])
     if args.junitxml:
         argv += ["--junitxml", args.junitxml]
     if args.exitfirst:

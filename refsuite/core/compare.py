@@ -78,8 +78,15 @@ def _shown(value) -> str:
     return "none" if value is None else str(value)
 
 
-def _max_err(row: dict, key: str) -> float:
-    return max((c[key] for c in row.get("comparisons", [])), default=0.0)
+def _paired_errors(x: dict, y: dict, key: str) -> tuple[float, float] | None:
+    """The largest ``key`` error in each run over the kinds of comparison both runs made, or None
+    when they made none in common (a unit that crashed, or skipped, in one of them compared nothing)."""
+    kinds_x = {c.get("what"): c[key] for c in x.get("comparisons", [])}
+    kinds_y = {c.get("what"): c[key] for c in y.get("comparisons", [])}
+    common = kinds_x.keys() & kinds_y.keys()
+    if not common:
+        return None
+    return max(kinds_x[k] for k in common), max(kinds_y[k] for k in common)
 
 
 def compare_records(a: dict, b: dict, *, factor: float = 10.0, time_factor: float = 2.0,
@@ -111,9 +118,10 @@ def compare_records(a: dict, b: dict, *, factor: float = 10.0, time_factor: floa
             why = f" ({y['reason']})" if y.get("reason") else ""
             changes.append(f"  {'REGRESSION ' if bad else ''}{name}: {x['outcome']} -> {y['outcome']}{why}")
         for metric in ("max_abs_err", "max_rel_err"):
-            ex, ey = _max_err(x, metric), _max_err(y, metric)
-            if max(ex, ey) <= _NOISE:
+            paired = _paired_errors(x, y, metric)
+            if paired is None or max(paired) <= _NOISE:
                 continue
+            ex, ey = paired
             ratio = (ey + _NOISE) / (ex + _NOISE)
             if ratio > factor or ratio < 1 / factor:
                 errors.append(f"  {name}: {metric} {ex:.3g} -> {ey:.3g} (×{ratio:.3g})")

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from hypothesis import given, settings
+import hypothesis
+from hypothesis import given, reproduce_failure, settings
 
 from . import interrupts
 from .comparisons import ComparisonLog
@@ -29,6 +30,11 @@ class Context:
     comparisons: ComparisonLog = dataclasses.field(default_factory=ComparisonLog)
     #: figures a unit measured (an accuracy, a loss), kept in `refsuite run --record` files
     metrics: dict = dataclasses.field(default_factory=dict)
+    #: (n, blob): replay hypothesis's failing example ``blob`` in the unit's n-th property (``--reproduce n:blob``)
+    reproduce: tuple[int, str] | None = None
+    #: the ordinal of the property that failed (1 for the unit's first ``ctx.given``), for replay advice
+    failed_property: int | None = dataclasses.field(default=None, init=False)
+    _properties: int = dataclasses.field(default=0, init=False, repr=False)
 
     @property
     def torch_device(self) -> torch.device:
@@ -58,7 +64,21 @@ class Context:
                 finally:
                     self.flush()  # one example, one graph on a lazy backend
 
-            return chosen(given(*args, **kwargs)(example))
+            test = chosen(given(*args, **kwargs)(example))
+            self._properties += 1
+            ordinal = self._properties
+            if self.reproduce is not None and self.reproduce[0] == ordinal:
+                test = reproduce_failure(hypothesis.__version__, self.reproduce[1].encode())(test)
+
+            @functools.wraps(test)
+            def run(*a, **kw):
+                try:
+                    return test(*a, **kw)
+                except BaseException:
+                    self.failed_property = ordinal
+                    raise
+
+            return run
 
         return wrap
 
