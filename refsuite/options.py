@@ -115,7 +115,9 @@ def dataset_selection(args: argparse.Namespace):
     from .core.discovery import discover
     from .datasets.base import DatasetSelection
 
-    return DatasetSelection.from_options(discover().datasets, args.dataset, args.data_root, args.download)
+    plugins = discover()
+    return DatasetSelection.from_options(plugins.datasets, args.dataset, args.data_root, args.download,
+                                         plugins.broken("refsuite.datasets"))
 
 
 def _number(kind, low, high, what):

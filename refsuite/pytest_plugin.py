@@ -153,13 +153,15 @@ def pytest_configure(config: pytest.Config) -> None:
             record = str(check_writable(record, "--record"))
         # a node id's device is the run's device when --device does not say
         in_names = [n.partition("[")[2].removesuffix("]") for n in named if "[" in n]
-        devices = resolve_devices(config.getoption("device") or list(dict.fromkeys(in_names)), plugins.devices)
+        devices = resolve_devices(config.getoption("device") or list(dict.fromkeys(in_names)), plugins.devices,
+                                  plugins.broken("refsuite.devices"))
         reproduce = _reproduce(config.getoption("refsuite_reproduce"))
         datasets = DatasetSelection.from_options(
             plugins.datasets,
             config.getoption("dataset"),
             config.getoption("data_root"),
             config.getoption("download"),
+            plugins.broken("refsuite.datasets"),
         )
     except RefsuiteError as exc:
         raise pytest.UsageError(f"refsuite: {exc}") from None

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from distributions import write_distribution
+
 # Each case: argv, extra environment, exit code, the message (a regex over the one error line).
-# In argv and the environment, {file}, {dir}, {shared}, {missing}, {json_list}, {json_row} and
-# {not_json} are paths made per case.
+# In argv and the environment, {file}, {dir}, {shared}, {missing}, {json_list}, {json_row},
+# {not_json} and {site} are paths made per case ({site}: installed plugins that fail to import).
 CASES = {
     # refsuite run: settings and providers the run depends on, whatever -k selects
     "run: synthetic size not a pair": (["run", "-k", "seed"], {"REFSUITE_SYNTHETIC_SIZE": "abc"}, 4,
@@ -30,6 +32,17 @@ CASES = {
     "run: empty device in a list": (["run", "--device", "cpu,"], {}, 4, r"empty device name"),
     "run: unknown device": (["run", "--device", "nope"], {}, 4, r"unknown device 'nope': available: cpu"),
     "run: device index out of range": (["run", "--device", "cpu,cuda:9"], {}, 4, r"device 'cuda:9' is not available"),
+    "run: cpu index that is not there": (["run", "--device", "cpu:7"], {}, 4, r"device 'cpu:7' does not exist: cpu has 1 device"),
+    "run: dataset plugin failed to load": (["run", "--dataset", "tinyfake"], {"PYTHONPATH": "{site}"}, 4,
+                                           r"dataset plugin 'tinyfake' failed to load: ImportError: broken on purpose"),
+    "run: device plugin failed to load": (["run", "--device", "hpu"], {"PYTHONPATH": "{site}"}, 4,
+                                          r"device plugin 'hpu' failed to load: ImportError: broken on purpose"),
+    "train: device plugin failed to load": (["train", "--device", "hpu:1"], {"PYTHONPATH": "{site}"}, 4,
+                                            r"device plugin 'hpu' failed to load: ImportError: broken on purpose"),
+    "show-batch: dataset plugin failed to load": (["show-batch", "--out", "g.png", "--dataset", "tinyfake"],
+                                                  {"PYTHONPATH": "{site}"}, 4, r"dataset plugin 'tinyfake' failed to load"),
+    "bench: variant plugin failed to load": (["bench", "--quick"], {"PYTHONPATH": "{site}"}, 4,
+                                             r"bench variant plugin 'fancy' failed to load: ImportError: broken on purpose"),
     "run: unknown dataset": (["run", "--dataset", "nope"], {}, 4, r"unknown dataset 'nope': available: .*synthetic-cifar10"),
     "run: data root is a file": (["run", "--dataset", "cifar10", "--data-root", "{file}"], {}, 4,
                                  r"data root .*afile is not a directory"),
@@ -109,6 +122,12 @@ def workdir(tmp_path):
     (work / "not_json.json").write_text("{ nope")
     (work / "list.json").write_text("[1, 2]")
     (work / "row.json").write_text('{"environment": {}, "results": [{"unit": "u", "device": "cpu"}]}')
+    broken = "raise ImportError('broken on purpose')\n"
+    write_distribution(tmp_path / "site", "refsuite-broken", {"broken_dataset": broken, "broken_device": broken,
+                                                              "broken_variants": broken},
+                       {"refsuite.datasets": {"tinyfake": "broken_dataset:TINYFAKE"},
+                        "refsuite.devices": {"hpu": "broken_device:HPU"},
+                        "refsuite.bench_variants": {"fancy": "broken_variants:VARIANTS"}})
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
@@ -117,7 +136,8 @@ def workdir(tmp_path):
 
 def _fill(text: str, work: Path) -> str:
     return text.format(file=work / "afile", dir=work / "adir", shared=work.parent / "shared", missing=work / "missing",
-                       not_json=work / "not_json.json", json_list=work / "list.json", json_row=work / "row.json")
+                       not_json=work / "not_json.json", json_list=work / "list.json", json_row=work / "row.json",
+                       site=work.parent / "site")
 
 
 def _snapshot(work: Path) -> dict:

@@ -38,7 +38,8 @@ def variants() -> dict[str, Variant]:
 def pytest_generate_tests(metafunc):
     config = metafunc.config
     if "device" in metafunc.fixturenames:
-        devices = resolve_devices(config.getoption("device"), discover().devices)
+        devices = resolve_devices(config.getoption("device"), discover().devices,
+                                      discover().broken("refsuite.devices"))
         metafunc.parametrize("device", devices, ids=[d.label for d in devices], scope="module")
     if "case" in metafunc.fixturenames:
         quick = _quick()

@@ -47,7 +47,7 @@ def main(args: argparse.Namespace) -> int:
     from ..core.devices import resolve_devices
     from ..core.discovery import discover
 
-    devices = resolve_devices([args.device], discover().devices)
+    devices = resolve_devices([args.device], discover().devices, discover().broken("refsuite.devices"))
     if len(devices) != 1:
         raise UsageError(f"train runs on one device, got {', '.join(d.label for d in devices)}")
     (device,) = devices

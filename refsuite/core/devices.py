@@ -297,11 +297,14 @@ def _available_text(types: Mapping[str, DeviceType]) -> str:
     return ", ".join(d.label for d in available_devices(types)) or "none"
 
 
-def resolve_devices(specs: Sequence[str], types: Mapping[str, DeviceType]) -> list[Device]:
+def resolve_devices(specs: Sequence[str], types: Mapping[str, DeviceType],
+                    broken: Mapping[str, str] | None = None) -> list[Device]:
     """Turn ``--device`` values (repeated or comma-separated, ``all``) into devices.
 
-    Raises UsageError, naming the available devices, for anything unknown or absent.
+    Raises UsageError, naming the available devices, for anything unknown or absent; for a type
+    whose device plugin failed to load (``broken``: type name -> its error), naming that error.
     """
+    broken = broken or {}
     wanted = [part.strip() for spec in specs for part in spec.split(",")]
     if not specs:
         wanted = ["cpu"]
@@ -310,6 +313,10 @@ def resolve_devices(specs: Sequence[str], types: Mapping[str, DeviceType]) -> li
         raise UsageError(f"empty device name in --device {shown}: available: {_available_text(types)}")
     resolved: list[Device] = []
     for spec in wanted:
+        kind = spec.partition(":")[0]
+        if kind in broken and kind not in types:
+            raise UsageError(f"device plugin {kind!r} failed to load: {broken[kind]} (`refsuite doctor` shows the "
+                             f"traceback); available: {_available_text(types)}")
         for device in _resolve_one(spec, types):
             if device not in resolved:
                 resolved.append(device)
@@ -330,7 +337,8 @@ def _resolve_one(spec: str, types: Mapping[str, DeviceType]) -> list[Device]:
             f"device {spec!r} is not available on this machine "
             f"({dtype.name} reports {count} devices: {dtype.unavailable_reason()}); available: {_available_text(types)}"
         )
-    if parsed.index is not None and parsed.type != "cpu":
+    # torch maps cpu:7 to the CPU silently; a user who typed 7 meant a device that is not there
+    if parsed.index is not None and not (parsed.type == "cpu" and parsed.index == 0):
         if parsed.index >= count:
             raise UsageError(
                 f"device {spec!r} does not exist: {dtype.name} has {count} device(s) "

@@ -49,6 +49,11 @@ class Plugins:
     def failures(self) -> list[Provider]:
         return [p for p in self.providers if p.error is not None]
 
+    def broken(self, group: str) -> dict[str, str]:
+        """The providers of ``group`` that failed to load: entry-point name -> the error's last line,
+        so that asking for one by name says why it is missing, not that it is unknown."""
+        return {p.name: p.error.strip().splitlines()[-1] for p in self.failures if p.group == group}
+
 
 def find_providers(groups=GROUPS) -> list[Provider]:
     """Entry points in the given groups, refsuite's own first, each listed once."""
@@ -64,7 +69,7 @@ def find_providers(groups=GROUPS) -> list[Provider]:
 def _load(provider: Provider) -> None:
     try:
         provider.loaded = metadata.EntryPoint(provider.name, provider.value, provider.group).load()
-    except Exception:
+    except (Exception, SystemExit):  # a plugin calling sys.exit() on import is a broken plugin, not an exit
         provider.error = traceback.format_exc()
 
 

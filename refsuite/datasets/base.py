@@ -108,13 +108,19 @@ class DatasetSelection:
 
     @classmethod
     def from_options(
-        cls, plugins: Mapping[str, DatasetPlugin], name: str | None, root: str | None, download: bool
+        cls, plugins: Mapping[str, DatasetPlugin], name: str | None, root: str | None, download: bool,
+        broken: Mapping[str, str] | None = None,
     ) -> "DatasetSelection":
+        """The dataset the options choose, checked; ``broken``: dataset plugins that failed to load
+        (name -> error), named as such when asked for."""
         root = root or os.environ.get(DATA_ROOT_ENV) or None
         if name is None:
             name = DEFAULT_DATASET
             if name not in plugins:  # running without the built-in datasets (e.g. a broken install)
                 return cls(None, None, False)
+        if name not in plugins and name in (broken or {}):
+            raise UsageError(f"dataset plugin {name!r} failed to load: {broken[name]} (`refsuite doctor` shows the "
+                             f"traceback); available: {', '.join(sorted(plugins)) or 'none'}")
         if name not in plugins:
             raise UsageError(f"unknown dataset {name!r}: available: {', '.join(sorted(plugins)) or 'none'}")
         selection = cls(plugins[name], Path(root).expanduser() if root else None, download)
