@@ -1,4 +1,5 @@
 """Each data unit fails when the behaviour it checks is broken."""
+import numpy as np
 import pytest
 import torch
 
@@ -68,3 +69,125 @@ def test_wrong_class_names(unit, monkeypatch):
 def test_make_grid_without_padding(unit, monkeypatch):
     monkeypatch.setattr(torchvision.utils, "make_grid", lambda t, **k: _make_grid(t, padding=0))
     assert "grid shape" in unit.fails("data.show_batch.grid_shape_and_range")
+
+
+# Reader faults a faulty torchvision could ship: each keeps the splits' shapes, value ranges and
+# (nearly) their per-channel statistics, so only content catches them.
+
+READER = "data.reader.returns_what_was_written"
+TRANSFORMS = "data.transforms.match_numpy_on_written_pixels"
+UNTOUCHED = "data.transforms.leave_their_input_untouched"
+
+
+def _after_loading(monkeypatch, fault):
+    """CIFAR10 as loaded, then ``fault(dataset)`` applied: a reader that decodes its files wrongly."""
+    original = torchvision.datasets.CIFAR10.__init__
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        fault(self)
+
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "__init__", __init__)
+
+
+def test_the_clean_data_path_passes_the_content_units(unit):
+    for unit_id in (READER, TRANSFORMS, UNTOUCHED):
+        unit.run(unit_id)
+
+
+def test_content_units_are_visible_skips_on_data_refsuite_did_not_write(unit):
+    from refsuite.datasets.base import DatasetPlugin
+
+    class Other(DatasetPlugin):
+        name = "other"
+
+        def load(self, root, download):  # pragma: no cover - never loaded: the units are skipped first
+            raise AssertionError
+
+    unit.select_dataset(Other())
+    for unit_id in (READER, TRANSFORMS):
+        assert "needs --dataset synthetic-cifar10 (selected: other)" in unit.unmet(unit_id)
+
+
+def test_getitem_returning_the_next_image(unit, monkeypatch):
+    original = torchvision.datasets.CIFAR10.__getitem__
+
+    def shifted(self, i):
+        return original(self, (i + 1) % len(self))[0], original(self, i)[1]
+
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "__getitem__", shifted)
+    unit.fails(READER, match=r"train\[0\] as a PIL image")
+    unit.fails(TRANSFORMS, match=r"tutorial transform of train\[0\]")
+
+
+def test_images_and_labels_permuted_together(unit, monkeypatch):
+    def permute(ds):
+        order = np.random.default_rng(0).permutation(len(ds.data))
+        ds.data, ds.targets = ds.data[order], [ds.targets[i] for i in order]
+
+    _after_loading(monkeypatch, permute)
+    unit.fails(READER, match=r"train\.data: \d+ of \d+ images differ")
+
+
+def test_test_labels_shifted_by_one(unit, monkeypatch):
+    _after_loading(monkeypatch, lambda ds: None if ds.train else setattr(ds, "targets", ds.targets[1:] + ds.targets[:1]))
+    unit.fails(READER, match=r"test\.targets: \d+ of \d+ labels differ")
+    unit.fails(TRANSFORMS, match=r"test\[0\] is labelled")
+
+
+def test_one_image_read_as_bgr(unit, monkeypatch):
+    def swap(ds):
+        if ds.train:
+            k = len(ds.data) * 3 // 7  # none of the images read one by one
+            ds.data[k] = ds.data[k, :, :, ::-1]
+
+    _after_loading(monkeypatch, swap)
+    unit.fails(READER, match=r"train\.data: 1 of \d+ images differ from the written ones; image \d+")
+
+
+def test_test_split_returned_as_train(unit, monkeypatch):
+    original = torchvision.datasets.CIFAR10.__init__
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "__init__",
+                        lambda self, root, train=True, **kw: original(self, root, train=True, **kw))
+    unit.fails(READER, match=r"test: the reader has \d+ images, refsuite wrote \d+")
+
+
+def test_hwc_read_by_reshaping_the_chw_rows(unit, monkeypatch):
+    def reshape(ds):
+        rows = np.ascontiguousarray(ds.data.transpose(0, 3, 1, 2)).reshape(len(ds.data), -1)
+        ds.data = rows.reshape(-1, 32, 32, 3)
+
+    _after_loading(monkeypatch, reshape)
+    unit.fails(READER, match=r"train\.data: (\d+) of \1 images differ")
+    unit.fails(TRANSFORMS, match=r"tutorial transform")
+
+
+def test_class_names_rotated(unit, monkeypatch):
+    def rotate(ds):
+        ds.classes = ds.classes[1:] + ds.classes[:1]
+        ds.class_to_idx = {name: i for i, name in enumerate(ds.classes)}
+
+    _after_loading(monkeypatch, rotate)
+    unit.fails(READER, match=r"classes are .* but batches\.meta names")
+
+
+def test_to_tensor_transposing_height_and_width(unit, monkeypatch):
+    # a square image keeps its shape, range and per-channel statistics
+    monkeypatch.setattr(TF, "to_tensor", lambda pic: _to_tensor(pic).transpose(-1, -2).contiguous())
+    unit.fails(TRANSFORMS, match=r"tutorial transform of .* vs numpy")
+
+
+def test_normalize_in_place_on_its_input(unit, monkeypatch):
+    monkeypatch.setattr(TF, "normalize", lambda t, mean, std, inplace=False: _normalize(t, mean, std, True))
+    unit.fails(UNTOUCHED, match=r"Normalize on a 3-d tensor changed its input")
+
+
+def test_to_tensor_reordering_an_array_in_place(unit, monkeypatch):
+    def to_tensor(pic):
+        out = _to_tensor(pic)
+        if isinstance(pic, np.ndarray):
+            pic[...] = pic[..., ::-1].copy()
+        return out
+
+    monkeypatch.setattr(TF, "to_tensor", to_tensor)
+    unit.fails(UNTOUCHED, match=r"ToTensor on an array changed its input")

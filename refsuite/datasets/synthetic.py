@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import tempfile
 import warnings
@@ -142,15 +143,23 @@ class Expected:
     std: tuple
 
 
-def _files(seed: int, train_size: int, test_size: int, stats: dict) -> Iterator[tuple[str, bytes]]:
-    """Each file's name and bytes, in order; ``stats`` receives the training pixels' mean and std at the end."""
+def batches(seed: int, train_size: int, test_size: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Each batch file's name, images (N×3×32×32 uint8, as rendered) and labels, in the order they are
+    generated. Lazy: the first file costs its own rendering only, a later one every rendering before it."""
     rng = np.random.default_rng(seed)
     sizes = split_sizes(train_size, len(TRAIN_FILES))
-    total, total_sq, count = np.zeros(3), np.zeros(3), 0
-    for i, (name, n) in enumerate([*zip(TRAIN_FILES, sizes), (TEST_FILE, test_size)]):
+    for name, n in [*zip(TRAIN_FILES, sizes), (TEST_FILE, test_size)]:
         labels = np.arange(n) % 10
         rng.shuffle(labels)
-        images = render(rng, labels)
+        yield name, render(rng, labels), labels
+
+
+def _files(seed: int, train_size: int, test_size: int, stats: dict) -> Iterator[tuple[str, bytes]]:
+    """Each file's name and bytes, in order; ``stats`` receives the training pixels' mean and std at the end."""
+    sizes = split_sizes(train_size, len(TRAIN_FILES))
+    total, total_sq, count = np.zeros(3), np.zeros(3), 0
+    for i, (name, images, labels) in enumerate(batches(seed, train_size, test_size)):
+        n = len(labels)
         test = name == TEST_FILE
         yield name, batch_bytes(images, labels, "testing batch 1 of 1" if test else f"training batch {i + 1} of 5")
         if not test:
@@ -226,6 +235,77 @@ def generate(target: Path, train_size: int, test_size: int, seed: int) -> None:
     manifest = {"format": FORMAT_VERSION, "seed": seed, "train_size": train_size, "test_size": test_size,
                 "note": "for people: refsuite checks these files against digests its code computes"}
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2))
+
+
+@dataclasses.dataclass(frozen=True)
+class WrittenSplit:
+    """One split as the files hold it, decoded by refsuite: ``images`` N×32×32×3 uint8 (HWC, RGB),
+    ``labels`` N int64, ``files`` each file's name and image count, in order. Read-only arrays."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    files: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class Written:
+    """What a generation wrote: both splits and ``label_names`` (batches.meta), decoded by refsuite."""
+
+    train: WrittenSplit
+    test: WrittenSplit
+    label_names: tuple
+
+
+def _unpickle_checked(path: Path, digest: str):
+    data = path.read_bytes()  # one read: the bytes hashed are the bytes unpickled
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise DatasetError(f"{path} does not match the generated data")
+    return pickle.loads(data, encoding="latin1")
+
+
+def read_written(folder: Path, digests: dict) -> Written:
+    """Decode the files in ``folder`` without torchvision, each checked against ``digests`` (from the
+    code) before it is unpickled: the reference torchvision's reader is compared with.
+
+    A batch's ``data`` rows are 1024 R, then G, then B values, row-major (:func:`batch_bytes`)."""
+
+    def split(names) -> WrittenSplit:
+        images, labels, files = [], [], []
+        for name in names:
+            entry = _unpickle_checked(folder / name, digests[name])
+            chw = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+            images.append(chw.transpose(0, 2, 3, 1))
+            labels.append(np.asarray(entry["labels"], dtype=np.int64))
+            files.append((name, len(chw)))
+        hwc, ints = np.concatenate(images), np.concatenate(labels)
+        hwc.setflags(write=False)
+        ints.setflags(write=False)
+        return WrittenSplit(hwc, ints, tuple(files))
+
+    meta = _unpickle_checked(folder / META_FILE, digests[META_FILE])
+    return Written(split(TRAIN_FILES), split([TEST_FILE]), tuple(meta["label_names"]))
+
+
+@dataclasses.dataclass
+class SyntheticDataset(LoadedDataset):
+    """The loaded dataset, which also knows what the plugin wrote: the files in ``folder`` with
+    ``digests``, generated from ``seed`` at ``sizes`` (train, test)."""
+
+    folder: Path | None = None
+    seed: int = 0
+    sizes: tuple = ()
+    digests: dict = dataclasses.field(default_factory=dict)
+    _written: Written | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
+
+    def written(self) -> Written:
+        """Both splits decoded from the files by refsuite (see :func:`read_written`), once per load."""
+        if self._written is None:
+            self._written = read_written(self.folder, self.digests)
+        return self._written
+
+    def generated(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """The batches regenerated from the seed, in file order (see :func:`batches`)."""
+        return batches(self.seed, *self.sizes)
 
 
 class SyntheticCIFAR10(DatasetPlugin):
@@ -337,7 +417,8 @@ class SyntheticCIFAR10(DatasetPlugin):
                      algorithm="sha256")
         train = cls(str(target), train=True, download=False)
         test = cls(str(target), train=False, download=False)
-        return LoadedDataset(self.name, train, test, tuple(train.classes), want.mean, want.std)
+        return SyntheticDataset(self.name, train, test, tuple(train.classes), want.mean, want.std,
+                                folder=target / BASE_FOLDER, seed=self.seed, sizes=self.sizes, digests=dict(d))
 
 
 SYNTHETIC_CIFAR10 = SyntheticCIFAR10()

@@ -19,6 +19,10 @@ DATASET = Requires(dataset=True, packages=("torchvision",))
 TORCHVISION = Requires(packages=("torchvision",))
 #: the tutorial's batches: 32×32 images, labels 0..9
 TUTORIAL_SHAPED = Requires(dataset=True, packages=("torchvision",), dataset_capabilities=frozenset({"32x32", "ten_classes"}))
+#: data whose content refsuite knows, because refsuite wrote it
+WRITTEN_BY_REFSUITE = Requires(dataset="synthetic-cifar10", packages=("torchvision",))
+#: the tutorial's Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+TUTORIAL_MEAN = TUTORIAL_STD = 0.5
 
 
 @units.unit("data.to_tensor.scales_uint8_to_unit_interval", requires=TORCHVISION)
@@ -157,3 +161,134 @@ def show_batch(ctx):
         ctx.assert_close(grid[:, 2:34, 2 + 34 * j : 34 + 34 * j], tile, what=f"tile {j}")
     png = tdata.save_grid_png(grid, [golden.CLASSES[int(j)] for j in labels], ctx.tmp_path / "batch.png")
     assert png.stat().st_size > 0
+
+
+def _written(ds):
+    written = getattr(ds, "written", None)
+    assert callable(written), f"dataset {ds.name!r} ({type(ds).__name__}) has no written(): it cannot say what it wrote"
+    return written()
+
+
+def _sample(split) -> list[int]:
+    """Fixed indices to read through the PIL path: the first and last images, the middle, and both
+    sides of every boundary between files (where an off-by-one in a reader shows)."""
+    n = len(split.labels)
+    starts, at = [], 0
+    for _, count in split.files:
+        starts.append(at)
+        at += count
+    picked = {0, 1, n // 2, n - 2, n - 1, *starts, *(s - 1 for s in starts)}
+    return sorted(i for i in picked if 0 <= i < n)
+
+
+def _same_images(ctx, got: np.ndarray, want: np.ndarray, what: str) -> None:
+    """Whole arrays compared at once; the first differing image is then compared alone for its message."""
+    assert got.shape == want.shape and got.dtype == want.dtype, f"{what}: {got.dtype} {got.shape}, written {want.dtype} {want.shape}"
+    differ = np.flatnonzero((got != want).any(axis=tuple(range(1, want.ndim))))
+    if differ.size:
+        i = int(differ[0])
+        ctx.assert_close(torch.from_numpy(np.array(got[i])), torch.from_numpy(np.array(want[i])), rtol=0, atol=0,
+                         what=f"{what}: {differ.size} of {len(want)} images differ from the written ones; image {i} (H, W, C)")
+
+
+@units.unit("data.reader.returns_what_was_written", requires=WRITTEN_BY_REFSUITE)
+def reader_returns_what_was_written(ctx):
+    """torchvision's CIFAR10 reader returns, image by image (pixel-exact, HWC) and label by label, what refsuite wrote, for both splits."""
+    ds = ctx.dataset
+    written = _written(ds)
+    names = written.label_names
+    for where, classes in (("the dataset", ds.classes), ("train", ds.train.classes), ("test", ds.test.classes)):
+        assert tuple(classes) == names, f"{where}'s classes are {tuple(classes)}, but batches.meta names {names}"
+    for split, want, size in (("train", written.train, ds.sizes[0]), ("test", written.test, ds.sizes[1])):
+        got = getattr(ds, split)
+        assert len(want.labels) == size, f"{split}: the files hold {len(want.labels)} images, the generation {size}"
+        assert len(got) == size, f"{split}: the reader has {len(got)} images, refsuite wrote {size}"
+        targets = np.asarray(got.targets)
+        _same_images(ctx, np.asarray(got.data), want.images, f"{split}.data")
+        wrong = np.flatnonzero(targets != want.labels)
+        if wrong.size:
+            i = int(wrong[0])
+            raise AssertionError(
+                f"{split}.targets: {wrong.size} of {size} labels differ from the written ones; label {i} is "
+                f"{targets[i]} ({got.classes[targets[i]]}), refsuite wrote {want.labels[i]} ({names[want.labels[i]]})")
+        for i in _sample(want):  # the path a user's DataLoader takes: PIL images and int labels
+            image, label = got[i]
+            assert image.mode == "RGB", f"{split}[{i}] is a {image.mode} image, not RGB"
+            pixels = np.asarray(image)
+            if not np.array_equal(pixels, want.images[i]):
+                ctx.assert_close(torch.from_numpy(np.array(pixels)), torch.from_numpy(np.array(want.images[i])), rtol=0,
+                                 atol=0, what=f"{split}[{i}] as a PIL image (H, W, C) vs the written pixels")
+            # with the classes equal, the same label names the class refsuite wrote
+            assert isinstance(label, int) and label == want.labels[i], (
+                f"{split}[{i}] is labelled {label!r}, refsuite wrote {want.labels[i]} ({names[want.labels[i]]})")
+    # The reference above is refsuite's decoding of the files; the generator itself pins it down:
+    # the first file rendered again from the seed (the others would cost every rendering before them).
+    name, images, labels = next(ds.generated())
+    n = len(labels)
+    _same_images(ctx, written.train.images[:n], images.transpose(0, 2, 3, 1), f"{name} decoded vs rendered again from seed {ds.seed}")
+    assert np.array_equal(written.train.labels[:n], labels), f"{name}: decoded labels differ from those generated again"
+
+
+@units.unit("data.transforms.match_numpy_on_written_pixels", requires=WRITTEN_BY_REFSUITE)
+def transforms_match_numpy(ctx):
+    """The tutorial's ToTensor + Normalize on images the reader returns equal (pixels / 255 - 0.5) / 0.5, CHW, from the written pixels."""
+    from torchvision import transforms
+
+    ds = ctx.dataset
+    written = _written(ds)
+    tutorial = tdata.training_transform(3)
+    picked, outputs, unit_chw = [], [], []
+    for split, want in (("train", written.train), ("test", written.test)):
+        through = transformed(getattr(ds, split), tutorial)
+        for i in _sample(want):
+            image, label = through[i]
+            picked.append(f"{split}[{i}]")
+            outputs.append(image)
+            assert label == want.labels[i], f"{split}[{i}] is labelled {label}, refsuite wrote {want.labels[i]}"
+            unit_chw.append(want.images[i].transpose(2, 0, 1).astype(np.float64) / 255)
+    unit_chw = np.stack(unit_chw)
+    reference = torch.from_numpy(((unit_chw - TUTORIAL_MEAN) / TUTORIAL_STD).astype(np.float32))
+    # one comparison for all the images: each comparison has a fixed cost well above a 32×32 image's
+    ctx.assert_close(torch.stack(outputs), reference,
+                     what=f"tutorial transform of {', '.join(picked)} (stacked in that order) vs numpy on the written pixels")
+    # the same Normalize on the device, as a user normalising there would
+    normalize = transforms.Normalize((TUTORIAL_MEAN,) * 3, (TUTORIAL_STD,) * 3)
+    on_device = normalize(torch.from_numpy(unit_chw.astype(np.float32)).to(ctx.torch_device))
+    ctx.assert_close(on_device, reference, what=f"Normalize of {', '.join(picked)} on the device vs numpy")
+
+
+def _unchanged(before, after, what: str) -> None:
+    """``after``, the input after the call, equals ``before``, a copy taken before it."""
+    if tuple(before.shape) != tuple(after.shape):
+        raise AssertionError(f"{what} changed its input's shape from {tuple(before.shape)} to {tuple(after.shape)}")
+    same = bool(torch.equal(before, after)) if isinstance(before, torch.Tensor) else np.array_equal(before, after)
+    if not same:
+        changed, total = int((before != after).sum()), int(np.prod(before.shape))
+        raise AssertionError(f"{what} changed its input: {changed} of {total} values differ afterwards")
+
+
+@units.unit("data.transforms.leave_their_input_untouched", requires=DATASET)
+def transforms_leave_input(ctx):
+    """ToTensor, Normalize and the tutorial's Compose leave the PIL image, array or tensor they are given unchanged."""
+    from torchvision import transforms
+
+    ds = ctx.dataset
+    channels = ds.channels
+    to_tensor = transforms.ToTensor()
+    normalize = transforms.Normalize((TUTORIAL_MEAN,) * channels, (TUTORIAL_STD,) * channels)
+    tutorial = tdata.training_transform(channels)
+    for split in (ds.train, ds.test):
+        for i in (0, len(split) - 1):
+            image, _ = split[i]
+            pixels = np.array(image)
+            for name, transform in (("ToTensor", to_tensor), ("the tutorial's Compose", tutorial)):
+                transform(image)
+                _unchanged(pixels, np.array(image), f"{name} on a PIL image")
+                array = pixels.copy()
+                transform(array)
+                _unchanged(pixels, array, f"{name} on an array")
+            tensor = to_tensor(image).to(ctx.torch_device)
+            for x in (tensor, tensor.unsqueeze(0)):  # an image and a batch of one
+                before = x.clone()
+                normalize(x)
+                _unchanged(before, x, f"Normalize on a {x.dim()}-d tensor")
