@@ -60,7 +60,7 @@ PROFILE = Option("--refsuite-profile", "refsuite_profile",
                  metavar="{" + ",".join(PROFILE_NAMES) + "}", cli_flag="--profile", choices=PROFILE_NAMES)
 REPRODUCE = Option("--refsuite-reproduce", "refsuite_reproduce",
                    "replay one failing hypothesis example: N:BLOB, as a failure's replay line prints it "
-                   "(with -k naming the one unit)", metavar="N:BLOB", cli_flag="--reproduce")
+                   "(with -k naming the one unit; default: none)", metavar="N:BLOB", cli_flag="--reproduce")
 RECORD = Option("--record", "record", "write per-unit results as JSON to PATH (default: none)", metavar="PATH",
                 path=True)
 

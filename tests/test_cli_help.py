@@ -74,3 +74,11 @@ def test_an_option_given_once_still_parses():
     assert args.device == "cpu" and args.epochs == 3
     # options that take several values still do
     assert cli.build_parser().parse_args(["run", "--device", "cpu", "--device", "meta"]).device == ["cpu", "meta"]
+
+
+def test_help_starts_without_importing_torch_or_hypothesis():
+    probe = ("import sys\nfrom refsuite import cli\ntry:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+             "print('imported:', sorted(m for m in ('torch', 'hypothesis') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "imported: []" in done.stdout, done.stdout[-500:]

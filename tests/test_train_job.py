@@ -49,12 +49,12 @@ def test_ctrl_c_keeps_the_metrics_so_far(tmp_path):
 INTERRUPTED_EVALUATION = """
 import sys
 from refsuite import cli
-from refsuite.cli import train
+from refsuite.tutorial import evaluation
 
 def interrupted(*args, **kwargs):
     raise KeyboardInterrupt
 
-train.evaluate = interrupted
+evaluation.evaluate = interrupted
 sys.exit(cli.main(["train", "--epochs", "1", "--out", sys.argv[1]]))
 """
 

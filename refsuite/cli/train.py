@@ -8,16 +8,16 @@ import sys
 import time
 from pathlib import Path
 
-import torch
+from typing import TYPE_CHECKING
 
 from .. import options
-from ..core.budgets import affinity_cores
 from ..core.errors import UsageError
-from ..core.records import check_writable, environment, write_json
-from ..tutorial import golden
-from ..tutorial.data import TensorBatches, to_tensors
-from ..tutorial.evaluation import evaluate
-from ..tutorial.training import History, Recipe, new_net, train_fast, train_loop
+from ..core.records import check_writable
+
+# torch and the tutorial are imported by the functions that train: `refsuite --help` builds this
+# command's parser and should not wait for torch
+if TYPE_CHECKING:
+    from ..tutorial.training import Recipe
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -46,6 +46,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..core.devices import resolve_devices
     from ..core.discovery import discover
+    from ..tutorial.training import Recipe
 
     devices = resolve_devices([args.device], discover().devices, discover().broken("refsuite.devices"))
     if len(devices) != 1:
@@ -95,7 +96,15 @@ def plot_losses(windows: list, batches_per_epoch: int, path: Path, title: str) -
 
 
 def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int | None, step_boundary=None) -> int:
+    import torch
+
     from ..core import progress
+    from ..core.budgets import affinity_cores
+    from ..core.records import environment, write_json
+    from ..tutorial import golden
+    from ..tutorial.data import TensorBatches, to_tensors
+    from ..tutorial.evaluation import evaluate
+    from ..tutorial.training import History, new_net, train_fast, train_loop
 
     if device.type == "cpu":
         # Batch-4 steps are too small for intra-op threads to pay off (and extra threads fight

@@ -12,8 +12,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
-
 from .._version import __version__
 from .errors import UsageError
 from .packages import package_problem
@@ -24,6 +22,8 @@ RECORD_FORMAT = 2
 
 
 def environment(devices: list[str] | None = None, dataset: str | None = None) -> dict:
+    import torch
+
     # a broken torchvision is a fact to report, not a crash; None: not installed
     tv_problem = package_problem("torchvision")
     if tv_problem is None:
@@ -49,6 +49,8 @@ def environment(devices: list[str] | None = None, dataset: str | None = None) ->
 
 
 def _cudnn_version():
+    import torch
+
     try:
         return torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
     except RuntimeError as exc:  # torch refuses a cuDNN other than the one it was built with

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import functools
 
-import torch
 from packaging.version import Version
 
 
 @functools.lru_cache(maxsize=None)
 def torch_version() -> Version:
+    import torch  # on first use: a registry of units can be built and listed before torch loads
+
     # Local build tags (+cpu, +cu121) and pre-release suffixes don't change the API.
     return Version(Version(torch.__version__).base_version)
 
