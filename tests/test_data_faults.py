@@ -74,9 +74,9 @@ def test_make_grid_without_padding(unit, monkeypatch):
 # Reader faults a faulty torchvision could ship: each keeps the splits' shapes, value ranges and
 # (nearly) their per-channel statistics, so only content catches them.
 
-READER = "data.reader.returns_what_was_written"
-TRANSFORMS = "data.transforms.match_numpy_on_written_pixels"
-UNTOUCHED = "data.transforms.leave_their_input_untouched"
+#: the units that check content; unit.fails() below names each (a literal id: fault coverage reads them)
+CONTENT = ("data.reader.returns_what_was_written", "data.transforms.match_numpy_on_written_pixels",
+           "data.transforms.leave_their_input_untouched")
 
 
 def _after_loading(monkeypatch, fault):
@@ -91,8 +91,18 @@ def _after_loading(monkeypatch, fault):
 
 
 def test_the_clean_data_path_passes_the_content_units(unit):
-    for unit_id in (READER, TRANSFORMS, UNTOUCHED):
+    for unit_id in CONTENT:
         unit.run(unit_id)
+
+
+def test_content_units_follow_the_generation_they_are_given(unit, monkeypatch, tmp_path):
+    from refsuite.datasets.synthetic import SyntheticCIFAR10
+
+    monkeypatch.setenv("REFSUITE_DATA_ROOT", str(tmp_path))
+    unit.select_dataset(SyntheticCIFAR10(train_size=103, test_size=17, seed=3))
+    for unit_id in CONTENT:
+        unit.run(unit_id)
+    assert (len(unit.ctx.dataset.train), len(unit.ctx.dataset.test)) == (103, 17)
 
 
 def test_content_units_are_visible_skips_on_data_refsuite_did_not_write(unit):
@@ -105,7 +115,7 @@ def test_content_units_are_visible_skips_on_data_refsuite_did_not_write(unit):
             raise AssertionError
 
     unit.select_dataset(Other())
-    for unit_id in (READER, TRANSFORMS):
+    for unit_id in CONTENT[:2]:
         assert "needs --dataset synthetic-cifar10 (selected: other)" in unit.unmet(unit_id)
 
 
@@ -116,8 +126,8 @@ def test_getitem_returning_the_next_image(unit, monkeypatch):
         return original(self, (i + 1) % len(self))[0], original(self, i)[1]
 
     monkeypatch.setattr(torchvision.datasets.CIFAR10, "__getitem__", shifted)
-    unit.fails(READER, match=r"train\[0\] as a PIL image")
-    unit.fails(TRANSFORMS, match=r"tutorial transform of train\[0\]")
+    unit.fails("data.reader.returns_what_was_written", match=r"train\[0\] as a PIL image")
+    unit.fails("data.transforms.match_numpy_on_written_pixels", match=r"tutorial transform of train\[0\]")
 
 
 def test_images_and_labels_permuted_together(unit, monkeypatch):
@@ -126,13 +136,13 @@ def test_images_and_labels_permuted_together(unit, monkeypatch):
         ds.data, ds.targets = ds.data[order], [ds.targets[i] for i in order]
 
     _after_loading(monkeypatch, permute)
-    unit.fails(READER, match=r"train\.data: \d+ of \d+ images differ")
+    unit.fails("data.reader.returns_what_was_written", match=r"train\.data: \d+ of \d+ images differ")
 
 
 def test_test_labels_shifted_by_one(unit, monkeypatch):
     _after_loading(monkeypatch, lambda ds: None if ds.train else setattr(ds, "targets", ds.targets[1:] + ds.targets[:1]))
-    unit.fails(READER, match=r"test\.targets: \d+ of \d+ labels differ")
-    unit.fails(TRANSFORMS, match=r"test\[0\] is labelled")
+    unit.fails("data.reader.returns_what_was_written", match=r"test\.targets: \d+ of \d+ labels differ")
+    unit.fails("data.transforms.match_numpy_on_written_pixels", match=r"test\[0\] is labelled")
 
 
 def test_one_image_read_as_bgr(unit, monkeypatch):
@@ -142,14 +152,14 @@ def test_one_image_read_as_bgr(unit, monkeypatch):
             ds.data[k] = ds.data[k, :, :, ::-1]
 
     _after_loading(monkeypatch, swap)
-    unit.fails(READER, match=r"train\.data: 1 of \d+ images differ from the written ones; image \d+")
+    unit.fails("data.reader.returns_what_was_written", match=r"train\.data: 1 of \d+ images differ from the written ones; image \d+")
 
 
 def test_test_split_returned_as_train(unit, monkeypatch):
     original = torchvision.datasets.CIFAR10.__init__
     monkeypatch.setattr(torchvision.datasets.CIFAR10, "__init__",
                         lambda self, root, train=True, **kw: original(self, root, train=True, **kw))
-    unit.fails(READER, match=r"test: the reader has \d+ images, refsuite wrote \d+")
+    unit.fails("data.reader.returns_what_was_written", match=r"test: the reader has \d+ images, refsuite wrote \d+")
 
 
 def test_hwc_read_by_reshaping_the_chw_rows(unit, monkeypatch):
@@ -158,8 +168,8 @@ def test_hwc_read_by_reshaping_the_chw_rows(unit, monkeypatch):
         ds.data = rows.reshape(-1, 32, 32, 3)
 
     _after_loading(monkeypatch, reshape)
-    unit.fails(READER, match=r"train\.data: (\d+) of \1 images differ")
-    unit.fails(TRANSFORMS, match=r"tutorial transform")
+    unit.fails("data.reader.returns_what_was_written", match=r"train\.data: (\d+) of \1 images differ")
+    unit.fails("data.transforms.match_numpy_on_written_pixels", match=r"tutorial transform")
 
 
 def test_class_names_rotated(unit, monkeypatch):
@@ -168,18 +178,18 @@ def test_class_names_rotated(unit, monkeypatch):
         ds.class_to_idx = {name: i for i, name in enumerate(ds.classes)}
 
     _after_loading(monkeypatch, rotate)
-    unit.fails(READER, match=r"classes are .* but batches\.meta names")
+    unit.fails("data.reader.returns_what_was_written", match=r"classes are .* but batches\.meta names")
 
 
 def test_to_tensor_transposing_height_and_width(unit, monkeypatch):
     # a square image keeps its shape, range and per-channel statistics
     monkeypatch.setattr(TF, "to_tensor", lambda pic: _to_tensor(pic).transpose(-1, -2).contiguous())
-    unit.fails(TRANSFORMS, match=r"tutorial transform of .* vs numpy")
+    unit.fails("data.transforms.match_numpy_on_written_pixels", match=r"tutorial transform of .* vs numpy")
 
 
 def test_normalize_in_place_on_its_input(unit, monkeypatch):
     monkeypatch.setattr(TF, "normalize", lambda t, mean, std, inplace=False: _normalize(t, mean, std, True))
-    unit.fails(UNTOUCHED, match=r"Normalize on a 3-d tensor changed its input")
+    unit.fails("data.transforms.leave_their_input_untouched", match=r"Normalize on a 3-d tensor changed its input")
 
 
 def test_to_tensor_reordering_an_array_in_place(unit, monkeypatch):
@@ -190,4 +200,4 @@ def test_to_tensor_reordering_an_array_in_place(unit, monkeypatch):
         return out
 
     monkeypatch.setattr(TF, "to_tensor", to_tensor)
-    unit.fails(UNTOUCHED, match=r"ToTensor on an array changed its input")
+    unit.fails("data.transforms.leave_their_input_untouched", match=r"ToTensor on an array changed its input")
