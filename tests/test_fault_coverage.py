@@ -25,3 +25,14 @@ def test_every_memory_layout_has_a_planted_fault_test():
     from refsuite.core.strategies import LAYOUTS
 
     assert set(PLANTED) == set(LAYOUTS) - {"contiguous"}, "each layout the strategies draw needs a fault that only it exposes"
+
+
+def test_every_numerics_condition_has_a_planted_fault_test():
+    import test_numerics_faults
+    from test_numerics_faults import CATEGORIES
+
+    wanted = {"nan", "size", "half", "bfloat16", "batched_backward", "inplace", "int_overflow"}
+    assert set(CATEGORIES) == wanted, f"conditions without a planted fault: {sorted(wanted - set(CATEGORIES))}"
+    for condition, name in CATEGORIES.items():
+        test = getattr(test_numerics_faults, name, None)
+        assert callable(test) and name.startswith("test_"), f"{condition}: no test function {name!r} in test_numerics_faults"

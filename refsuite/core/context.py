@@ -118,6 +118,7 @@ class Context:
 
         ``what`` names the comparison and ``where`` the example it was made on (drawn parameters):
         records keep one entry per ``what`` with the ``where`` of its largest error.
+        ``equal_nan=True`` (NaN matches NaN) keeps the dtype's tolerances; ``rtol``/``atol`` replace them.
         """
         # reading a lazy backend's result would otherwise run only the graph behind it, leaving the rest pending
         self.flush()

@@ -19,11 +19,18 @@ def error_stats(actual: torch.Tensor, expected: torch.Tensor) -> dict:
     e = expected.detach().cpu().to(torch.float64)
     if a.numel() == 0 or a.shape != e.shape:
         return {"max_abs_err": 0.0, "max_rel_err": 0.0}
+    # Where either side is NaN or infinite there is no error to measure: the comparison itself says
+    # whether those positions agree (equal_nan, matching infinities).
+    finite = torch.isfinite(a) & torch.isfinite(e)
+    if not bool(finite.all()):
+        if not bool(finite.any()):
+            return {"max_abs_err": 0.0, "max_rel_err": 0.0}
+        a, e = a[finite], e[finite]
     diff = (a - e).abs()
     # Relative error only where the reference is not ~0: near zero only the absolute error means anything.
-    meaningful = e.abs() > 1e-12
-    rel = diff[meaningful] / e.abs()[meaningful]
-    return {"max_abs_err": float(diff.max()), "max_rel_err": float(rel.max()) if rel.numel() else 0.0}
+    magnitude = e.abs()
+    rel = torch.where(magnitude > 1e-12, diff / magnitude, 0.0)
+    return {"max_abs_err": float(diff.max()), "max_rel_err": float(rel.max())}
 
 
 class TolerancePolicy:
@@ -39,8 +46,11 @@ class TolerancePolicy:
             return {"rtol": rtol, "atol": atol}
         return {}
 
-    def assert_close(self, actual: Any, expected: Any, *, msg: str | None = None, **tolerances) -> dict:
+    def assert_close(self, actual: Any, expected: Any, *, msg: str | None = None, equal_nan: bool = False,
+                     **tolerances) -> dict:
         """Compare on the CPU in ``actual``'s dtype (the reference is cast to it).
+
+        ``equal_nan``: NaN matches NaN; it keeps the dtype's tolerances (``rtol``/``atol`` replace them).
 
         References are usually computed in float64 or on the CPU; casting them to the
         result's dtype makes assert_close pick the tolerance that dtype deserves.
@@ -50,7 +60,7 @@ class TolerancePolicy:
         expected = _as_tensor(expected).detach().cpu()
         expected = expected.to(actual.dtype)
         kwargs = tolerances or self.for_dtype(actual.dtype)
-        torch.testing.assert_close(actual, expected, msg=msg, **kwargs)
+        torch.testing.assert_close(actual, expected, msg=msg, equal_nan=equal_nan, **kwargs)
         return error_stats(actual, expected)
 
     def assert_golden(self, actual: Any, printed: Any) -> dict:
