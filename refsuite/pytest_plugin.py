@@ -135,12 +135,12 @@ def _units_enabled(config: pytest.Config, named: list[str]) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     # Nothing global changes here (hypothesis's settings, fixtures, files) unless units are run:
     # a session that asks nothing of refsuite runs exactly as it would without it.
-    config.addinivalue_line("markers", "slow: long-running unit; runs only with --runslow")
     profile = config.getoption("refsuite_profile") or options.DEFAULT_PROFILE
     named = _take_node_ids(config)
     _plan_budget(config, named)
     if not _units_enabled(config, named):
         return
+    config.addinivalue_line("markers", "slow: long-running unit; runs only with --runslow")
     from .core.devices import resolve_devices
     from .core.discovery import discover
     from .core.records import check_writable
