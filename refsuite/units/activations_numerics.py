@@ -168,15 +168,16 @@ def softmax_stable(ctx):
     """softmax and log_softmax of logits of 1e2 up to finfo.max/4 are finite and match a stable reference, in every dtype and form."""
     check = Checker(ctx, "models.activations.softmax_stable_at_large_logits")
     dev = ctx.torch_device
-    for dtype in check.dtypes():
-        for scale in _large_logits(dtype):
-            x, x64 = rounded(_stable_rows(scale), dtype, dev)
-            for op in SOFTMAXES:
-                for form, run in softmax_forms(op, x, 1):
-                    got = run()
-                    assert bool(torch.isfinite(got).all()), (
-                        f"{op} ({form}; {dtype}) of logits at scale {scale:g} is not finite:\n{got.cpu()}")
-                _compare_softmax(check, op, x, x64, 1, dtype, f"logits {_np(x64).tolist()}")
+    with ctx.tiny_kernels():
+        for dtype in check.dtypes():
+            for scale in _large_logits(dtype):
+                x, x64 = rounded(_stable_rows(scale), dtype, dev)
+                for op in SOFTMAXES:
+                    for form, run in softmax_forms(op, x, 1):
+                        got = run()
+                        assert bool(torch.isfinite(got).all()), (
+                            f"{op} ({form}; {dtype}) of logits at scale {scale:g} is not finite:\n{got.cpu()}")
+                    _compare_softmax(check, op, x, x64, 1, dtype, f"logits {_np(x64).tolist()}")
     check.done()
 
 
@@ -234,27 +235,28 @@ def cross_entropy_stable(ctx):
     """cross_entropy of logits of 1e2 up to finfo.max/4 is finite and matches a stable reference, in every dtype and form."""
     check = Checker(ctx, "models.loss.cross_entropy_stable_at_large_logits")
     dev = ctx.torch_device
-    for dtype in check.dtypes():
-        top = torch.finfo(dtype).max
-        for scale in _large_logits(dtype):
-            x, x64 = rounded(_stable_rows(scale), dtype, dev)
-            for place in range(3):
-                target = torch.full((4,), place)
-                total = float(reference(np_cross_entropy, _np(x64), _np(target), "sum"))
-                for reduction in ("none", "sum", "mean"):
-                    case = f"logits {_np(x64).tolist()}, target {place}"
-                    if reduction == "mean" and total > top:
-                        check.excluded.append(("cross_entropy(mean) where the losses sum past finfo.max", short(dtype),
-                                               f"a documented finding: {CROSS_ENTROPY_MEAN_FINDING}"))
-                        continue
-                    forms = cross_entropy_forms(x, target.to(dev), reduction)
-                    # the sum of losses is itself past the dtype's max there: inf is the right answer
-                    if not (reduction == "sum" and total > top):
-                        for form, run in forms:
-                            got = run()
-                            assert bool(torch.isfinite(got).all()), (
-                                f"cross_entropy ({form}; {dtype}) of logits at scale {scale:g}, target {place}, "
-                                f"is not finite:\n{got.cpu()}")
-                    check.forms(f"cross_entropy({reduction})", forms,
-                                reference(np_cross_entropy, _np(x64), _np(target), reduction), dtype=dtype, case=case)
+    with ctx.tiny_kernels():
+        for dtype in check.dtypes():
+            top = torch.finfo(dtype).max
+            for scale in _large_logits(dtype):
+                x, x64 = rounded(_stable_rows(scale), dtype, dev)
+                for place in range(3):
+                    target = torch.full((4,), place)
+                    total = float(reference(np_cross_entropy, _np(x64), _np(target), "sum"))
+                    for reduction in ("none", "sum", "mean"):
+                        case = f"logits {_np(x64).tolist()}, target {place}"
+                        if reduction == "mean" and total > top:
+                            check.excluded.append(("cross_entropy(mean) where the losses sum past finfo.max", short(dtype),
+                                                   f"a documented finding: {CROSS_ENTROPY_MEAN_FINDING}"))
+                            continue
+                        forms = cross_entropy_forms(x, target.to(dev), reduction)
+                        # the sum of losses is itself past the dtype's max there: inf is the right answer
+                        if not (reduction == "sum" and total > top):
+                            for form, run in forms:
+                                got = run()
+                                assert bool(torch.isfinite(got).all()), (
+                                    f"cross_entropy ({form}; {dtype}) of logits at scale {scale:g}, target {place}, "
+                                    f"is not finite:\n{got.cpu()}")
+                        check.forms(f"cross_entropy({reduction})", forms,
+                                    reference(np_cross_entropy, _np(x64), _np(target), reduction), dtype=dtype, case=case)
     check.done()
