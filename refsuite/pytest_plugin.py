@@ -432,11 +432,15 @@ class UnitItem(pytest.Item):
         reason = self.unit.requires.unmet(self.device, state.datasets.name, state.runslow, state.datasets.capabilities)
         if reason:
             pytest.skip(reason)
+        from .core import isolation  # imports torch: not at module level (see the top)
         with tempfile.TemporaryDirectory(prefix="refsuite-") as tmp:
             budget = self.config.stash.get(_BUDGET, None)  # under xdist: this worker's device of the type
             ctx = self._ctx = state.context(budget.device_for(self.device) if budget else self.device, Path(tmp))
             try:
-                self.unit.check(ctx)
+                with isolation.guarded() as leaks:
+                    self.unit.check(ctx)
+                if leaks:
+                    raise AssertionError(isolation.left_changed(self.unit.id, leaks))
             finally:
                 self.user_properties.append(("refsuite_comparisons", json.dumps(ctx.comparisons.entries())))
                 self.user_properties.append(("refsuite_metrics", json.dumps(ctx.metrics, default=str)))

@@ -108,11 +108,17 @@ class UnitRunner:
         return [u.id for u in self.plugins.units.select(pattern) if not self.unmet(u.id)]
 
     def run(self, unit_id: str) -> None:
-        """Run the unit's check; skips the test (with the reason) when the unit cannot run here."""
+        """Run the unit's check as its pytest item would: torch's global state restored afterwards, and a
+        unit that left it changed fails; skips the test (with the reason) when the unit cannot run here."""
+        from .core import isolation
+
         reason = self.unmet(unit_id)
         if reason:
             pytest.skip(f"{unit_id}: {reason}")
-        self.plugins.units.get(unit_id).check(self.ctx)
+        with isolation.guarded() as leaks:
+            self.plugins.units.get(unit_id).check(self.ctx)
+        if leaks:
+            raise AssertionError(isolation.left_changed(unit_id, leaks))
 
     def run_all(self, pattern: str) -> list[str]:
         """Run every unit matching the glob ``pattern`` that can run here; returns their ids.
