@@ -146,6 +146,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from .core.records import check_writable
     from .datasets.base import DatasetSelection
 
+    # before discovery: a KeyboardInterrupt that a plugin raises on import is then told from Ctrl-C
+    owns_interrupts = interrupts.install()
     plugins = discover()
     record = config.getoption("record")
     try:
@@ -164,6 +166,8 @@ def pytest_configure(config: pytest.Config) -> None:
             plugins.broken("refsuite.datasets"),
         )
     except RefsuiteError as exc:
+        if owns_interrupts:
+            interrupts.uninstall()
         raise pytest.UsageError(f"refsuite: {exc}") from None
     state = config.stash[_STATE] = _State(
         plugins=plugins,
@@ -180,8 +184,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Reporter(state, config), "refsuite-reporter")
     from .core import locks
 
-    state.owns_interrupts = interrupts.install()
-
+    state.owns_interrupts = owns_interrupts
     locks.report = _past_capture(config)
 
 
@@ -526,10 +529,16 @@ class _Reporter:
     def __init__(self, state: _State, config: pytest.Config) -> None:
         self.state = state
         self.config = config
+        #: the item running now, named when an interrupt stops the run (a hung unit, say)
+        self.running: str | None = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> None:
         interrupts.check()  # raised here, a KeyboardInterrupt ends the session as Ctrl-C does
+        self.running = item.name
+
+    def pytest_runtest_logfinish(self) -> None:
+        self.running = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -582,7 +591,9 @@ class _Reporter:
             if r["outcome"] == "failed":
                 tr.write_line(f"  FAILED {r['unit']}[{r['device']}]: {r['reason']}", red=True)
         if interrupts.received():
-            tr.write_line("refsuite: interrupted (Ctrl-C): only the units above ran; this is no verdict", yellow=True)
+            during = f" during {self.running}" if self.running else ""
+            tr.write_line(f"refsuite: interrupted ({interrupts.describe()}){during}: only the units above ran; "
+                          "this is no verdict", yellow=True)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -594,6 +605,8 @@ class _Reporter:
         # A broken provider is part of the verdict even when -k deselected the item that stands for it.
         if self.state.plugins.failures and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if interrupts.received():
+            self.state.settings["interrupted"] = interrupts.describe()
         if not self.state.record:
             return
         from .core.records import RECORD_FORMAT, environment, write_json

@@ -177,7 +177,8 @@ def test_broken_plugin_is_one_failing_item_and_hides_nothing(site, tmp_path):
     results = json.loads(record.read_text())["results"]
     assert {r["unit"] for r in results} >= {"tensors.seed.repeats", "tensors.extra.needs_future_torch"}
     # every unit on the cpu: one summary per unit and kind of comparison keeps the record small
-    assert record.stat().st_size < 30_000
+    # (about 41 KB with the numerics units' many kinds; one entry per example would be several times that)
+    assert record.stat().st_size < 60_000
 
 
 def test_strict_turns_skips_into_failures(site, tmp_path):

@@ -74,15 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     installed = interrupts.install()
     try:
         code = _module(args.command).main(args)
-        if code != Exit.INTERRUPTED:
+        if code not in (Exit.INTERRUPTED, Exit.TERMINATED, Exit.HANGUP):
             interrupts.check()  # a Ctrl-C whose KeyboardInterrupt something swallowed still ends the command
         return code
     except RefsuiteError as exc:
         print(f"refsuite {args.command}: error: {exc}", file=sys.stderr)
         return Exit.USAGE
     except KeyboardInterrupt:
-        print(f"refsuite {args.command}: interrupted", file=sys.stderr)
-        return Exit.INTERRUPTED
+        print(f"refsuite {args.command}: interrupted ({interrupts.describe()})", file=sys.stderr)
+        return interrupts.exit_code()
     finally:
         if installed:
             interrupts.uninstall()

@@ -16,7 +16,9 @@ class Exit(enum.IntEnum):
     INTERNAL = 3
     USAGE = 4
     NOTHING_SELECTED = 5
+    HANGUP = 129
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 #: pytest's INTERRUPTED (2) is Ctrl-C; refsuite says 130 for it everywhere, as shells do
@@ -31,7 +33,9 @@ MEANINGS = {
                 "twice, an unknown or unavailable device or dataset, a data root, cache or setting that "
                 "cannot be used, an output that cannot be written, an input that cannot be read",
     Exit.NOTHING_SELECTED: "nothing selected: run -k, or a list glob, that matches no unit",
+    Exit.HANGUP: "stopped by SIGHUP (the terminal closed); what had finished is kept",
     Exit.INTERRUPTED: "interrupted (Ctrl-C); what had finished is kept",
+    Exit.TERMINATED: "stopped by SIGTERM (a CI runner or scheduler ending the job); what had finished is kept",
 }
 
 

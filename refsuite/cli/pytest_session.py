@@ -11,11 +11,12 @@ def run_isolated(argv: list[str], target: str | None = None, plugins: list | Non
     """Run pytest from an empty directory of its own, so only ``target`` (or the units) is collected.
 
     Paths in ``argv`` must be absolute: the run changes directory. pytest's exit code is returned,
-    except that Ctrl-C is 130 as in every refsuite command (pytest says 2).
+    except that an interrupt is 128 + the signal's number as in every refsuite command (pytest says 2).
     """
     import pytest
 
-    from .exit_codes import PYTEST_INTERRUPTED, Exit
+    from ..core import interrupts
+    from .exit_codes import PYTEST_INTERRUPTED
 
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="refsuite-run-") as tmp:
@@ -28,7 +29,7 @@ def run_isolated(argv: list[str], target: str | None = None, plugins: list | Non
         os.chdir(tmp)  # progress lines then show unit ids, not a temporary path
         try:
             code = int(pytest.main(base + argv, plugins=[*(plugins or []), _FreezeStartup()]))
-            return Exit.INTERRUPTED if code == PYTEST_INTERRUPTED else code
+            return interrupts.exit_code() if code == PYTEST_INTERRUPTED else code
         finally:
             os.chdir(cwd)
             # Unfrozen before the process exits: objects still frozen then are never finalised,

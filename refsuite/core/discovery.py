@@ -14,6 +14,7 @@ import traceback
 from importlib import metadata
 from typing import Any
 
+from . import interrupts
 from .devices import DeviceType
 from .registry import DATASET_CAPABILITIES, Registry
 
@@ -69,6 +70,11 @@ def find_providers(groups=GROUPS) -> list[Provider]:
 def _load(provider: Provider) -> None:
     try:
         provider.loaded = metadata.EntryPoint(provider.name, provider.value, provider.group).load()
+    except KeyboardInterrupt:
+        # the user's Ctrl-C stops everything; one the plugin raised itself is the plugin's failure
+        if not interrupts.active() or interrupts.received():
+            raise
+        provider.error = traceback.format_exc()
     except (Exception, SystemExit):  # a plugin calling sys.exit() on import is a broken plugin, not an exit
         provider.error = traceback.format_exc()
 

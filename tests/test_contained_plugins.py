@@ -1,0 +1,25 @@
+"""A plugin's import can raise anything, SystemExit and KeyboardInterrupt included, and is still a
+named, failing provider: the command neither exits quietly nor says "interrupted"."""
+import pytest
+
+from distributions import run_refsuite, write_distribution
+
+RAISES = {
+    "exits": "raise SystemExit(0)\n",
+    "interrupts": "raise KeyboardInterrupt\n",
+}
+
+
+@pytest.mark.parametrize("kind", RAISES)
+def test_a_plugin_that_exits_or_interrupts_on_import_is_a_failing_provider(kind, tmp_path):
+    site = write_distribution(tmp_path / "site", f"refsuite-{kind}", {f"plugin_{kind}": RAISES[kind]},
+                              {"refsuite.units": {kind: f"plugin_{kind}:units"}})
+    run = run_refsuite("run", "-k", "tensors.seed.golden", site=site, cwd=tmp_path)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
+    assert f"refsuite: FAILED refsuite.units:{kind} (refsuite-{kind} 1.0)" in run.stdout, run.stdout[-3000:]
+    assert "1 passed" in run.stdout and "interrupted" not in run.stdout + run.stderr
+    listed = run_refsuite("list", "tensors.seed.*", site=site, cwd=tmp_path)
+    assert "tensors.seed.golden" in listed.stdout, listed.stdout[-2000:] + listed.stderr[-2000:]
+    assert f"refsuite.units:{kind} (refsuite-{kind} 1.0) failed to load" in listed.stderr
+    doctor = run_refsuite("doctor", site=site, cwd=tmp_path)
+    assert doctor.returncode == 1 and f"refsuite.units:{kind}" in doctor.stdout + doctor.stderr
