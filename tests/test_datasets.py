@@ -150,24 +150,22 @@ def test_sigkill_during_generation_leaves_nothing_half_written(tmp_path):
 
 
 def _count_hashes(monkeypatch) -> dict:
-    from refsuite.datasets import cifar_format
+    from refsuite.datasets import cifar10, cifar_format, synthetic
 
     counts: dict = {}
-    real = cifar_format._hash
+    real = cifar_format.hashed_read
 
     def counted(path, algorithm="md5"):
-        counts[path.name] = counts.get(path.name, 0) + 1
+        counts[Path(path).name] = counts.get(Path(path).name, 0) + 1
         return real(path, algorithm)
 
-    monkeypatch.setattr(cifar_format, "_hash", counted)
+    for module in (cifar_format, synthetic, cifar10):
+        monkeypatch.setattr(module, "hashed_read", counted)
     return counts
 
 
 def test_synthetic_load_hashes_each_file_once(small, tmp_path, monkeypatch):
     small.ensure(tmp_path)  # generated (and hashed while written) before the load counted below
-    from refsuite.datasets import cifar_format
-
-    monkeypatch.setattr(cifar_format, "_HASHED", {})
     counts = _count_hashes(monkeypatch)
     small.load(tmp_path, False)
     assert counts == dict.fromkeys(["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
@@ -175,7 +173,7 @@ def test_synthetic_load_hashes_each_file_once(small, tmp_path, monkeypatch):
 
 
 def test_cifar10_load_hashes_each_file_once_and_still_refuses_a_changed_file(small, tmp_path, monkeypatch):
-    from refsuite.datasets import cifar10, cifar_format
+    from refsuite.datasets import cifar10
 
     target, _ = small.ensure(_root(tmp_path / "gen"))
     os.replace(target / BASE_FOLDER, tmp_path / BASE_FOLDER)
@@ -185,8 +183,6 @@ def test_cifar10_load_hashes_each_file_once_and_still_refuses_a_changed_file(sma
                                                         ("test_batch", sums["test_batch"]), ("batches.meta", sums["batches.meta"])))
     selection = DatasetSelection.from_options({"cifar10": CIFAR10()}, "cifar10", str(tmp_path), False)
     counts = _count_hashes(monkeypatch)
-    monkeypatch.setattr(cifar_format, "_HASHED", {})
-    selection = DatasetSelection.from_options({"cifar10": CIFAR10()}, "cifar10", str(tmp_path), False)
     assert len(selection.load().train) == 100
     assert set(counts.values()) == {1} and len(counts) == 7, counts
     # a file rewritten after it was hashed is hashed again, and refused

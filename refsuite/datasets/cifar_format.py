@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -18,29 +19,27 @@ TEST_FILE = "test_batch"
 META_FILE = "batches.meta"
 
 
-#: (algorithm, path, device, inode, size, mtime) -> hex digest: a replaced or rewritten file is hashed again
-_HASHED: dict[tuple, str] = {}
+def read_nofollow(path: Path) -> bytes:
+    """A regular file's bytes, from one descriptor opened without following a link at the end of ``path``
+    (OSError otherwise: missing, a link, a directory, a device)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    with open(os.open(path, flags), "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise IsADirectoryError(21, "not a regular file", str(path))
+        return fh.read()
 
 
-def _hash(path: Path, algorithm: str = "md5") -> str:
-    digest = hashlib.new(algorithm, usedforsecurity=False)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def hashed_read(path: Path, algorithm: str = "md5") -> tuple[bytes, str]:
+    """``path``'s bytes, read once (see :func:`read_nofollow`), and their hex digest: whoever then
+    unpickles them unpickles exactly what was hashed."""
+    data = read_nofollow(path)
+    return data, hashlib.new(algorithm, data, usedforsecurity=False).hexdigest()
 
 
 def file_digest(path: Path, algorithm: str = "md5") -> str:
-    """The file's digest, computed once per version of the file in this process.
-
-    torchvision's CIFAR10 checks every file for the train split and again for the test split; the
-    dataset plugins check them before that. Keyed by the file's identity, those checks share one pass.
-    """
-    info = os.stat(path)
-    key = (algorithm, os.fspath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
-    if key not in _HASHED:
-        _HASHED[key] = _hash(Path(path), algorithm)
-    return _HASHED[key]
+    """The file's digest, from its bytes as they are now (nothing remembered between calls: a file's
+    size, inode and times say nothing about its content)."""
+    return hashed_read(path, algorithm)[1]
 
 
 def md5(path: Path) -> str:
@@ -48,9 +47,13 @@ def md5(path: Path) -> str:
 
 
 def reader(train_files: list[tuple[str, str]], test_file: tuple[str, str], meta_file: tuple[str, str],
-           algorithm: str = "md5"):
-    """torchvision's CIFAR10 class for files with these ``(name, digest)`` sums, its integrity check
-    done with :func:`file_digest`: each file hashed once per load, and always before it is unpickled."""
+           algorithm: str = "md5", verified: dict[str, bytes] | None = None):
+    """torchvision's CIFAR10 class for files with these ``(name, digest)`` sums, its integrity check kept.
+
+    ``verified`` maps a digest to bytes the caller has just read and hashed to it: a file whose bytes
+    now equal those is known to match without hashing it again (each file is hashed once per load).
+    The class holds them until ``release_verified()``; without them, each file is read and hashed.
+    The meta file is unpickled from the very bytes that were checked."""
     require("torchvision", DatasetError)
     import torchvision
 
@@ -58,20 +61,37 @@ def reader(train_files: list[tuple[str, str]], test_file: tuple[str, str], meta_
         train_list = [list(f) for f in train_files]
         test_list = [list(test_file)]
         meta = {"filename": meta_file[0], "key": "label_names", "md5": meta_file[1]}
+        _verified = dict(verified or {})
 
-        def _matches(self, name: str, expected: str) -> bool:
-            path = Path(self.root, self.base_folder, name)
-            return path.is_file() and not path.is_symlink() and file_digest(path, algorithm) == expected
+        @classmethod
+        def release_verified(cls) -> None:
+            cls._verified.clear()
+
+        def _read_checked(self, name: str, expected: str) -> bytes | None:
+            """The file's bytes when they match ``expected``, else None."""
+            path, known = Path(self.root, self.base_folder, name), self._verified.get(expected)
+            try:
+                if known is not None:
+                    data = read_nofollow(path)
+                    return data if data == known else None
+                data, actual = hashed_read(path, algorithm)
+            except OSError:
+                return None
+            return data if actual == expected else None
 
         def _check_integrity(self) -> bool:
-            return all(self._matches(name, expected) for name, expected in self.train_list + self.test_list)
+            # Only the split being read. torchvision opens each file again after this check to
+            # unpickle it; the dataset plugins first refuse a dataset directory that anyone but you
+            # or root could write (refsuite.core.cache.private_tree), and the same holds for every
+            # directory above it, so no other user can swap a file between this check and that read.
+            return all(self._read_checked(name, expected) is not None
+                       for name, expected in (self.train_list if self.train else self.test_list))
 
         def _load_meta(self) -> None:
-            if not self._matches(self.meta["filename"], self.meta["md5"]):
+            data = self._read_checked(self.meta["filename"], self.meta["md5"])
+            if data is None:
                 raise RuntimeError("Dataset metadata file not found or corrupted. You can use download=True to download it")
-            with open(Path(self.root, self.base_folder, self.meta["filename"]), "rb") as infile:
-                data = pickle.load(infile, encoding="latin1")
-            self.classes = data[self.meta["key"]]
+            self.classes = pickle.loads(data, encoding="latin1")[self.meta["key"]]
             self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
 
     return CheckedCIFAR10

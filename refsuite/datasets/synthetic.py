@@ -11,7 +11,9 @@ table in the code (:data:`KNOWN`, which a test regenerates), otherwise by genera
 in memory (0.6 s for the default 6,000 images, once per process). A file that does not match is
 never unpickled: the cache is regenerated with a warning. The cache is written atomically
 (temporary directory, then rename) under a file lock; a valid cache is read without the lock, so
-a read-only one works.
+a read-only one works. Its whole path is checked (:mod:`refsuite.core.cache`), and within it the
+dataset's directory may hold no symbolic link and nothing another user owns (refused), nor anything
+group or others may write (regenerated).
 """
 from __future__ import annotations
 
@@ -28,12 +30,12 @@ from typing import Iterator
 
 import numpy as np
 
-from ..core.cache import default_cache_dir, private_dir
+from ..core.cache import default_cache_dir, private_dir, private_tree, refuse_unless_private
 from ..core.errors import DatasetError, UsageError
 from ..core.locks import waiting_lock
 from .base import DatasetPlugin, LoadedDataset
 from .cifar_format import (BASE_FOLDER, CIFAR10_LABEL_NAMES, META_FILE, TEST_FILE, TRAIN_FILES, batch_bytes,
-                           file_digest, meta_bytes, reader)
+                           hashed_read, meta_bytes, reader)
 
 FORMAT_VERSION = 4
 SIZE_ENV = "REFSUITE_SYNTHETIC_SIZE"  # "TRAIN,TEST", e.g. "5000,1000"
@@ -221,20 +223,27 @@ def generate(target: Path, train_size: int, test_size: int, seed: int) -> None:
     from ..core.progress import progress
 
     folder = target / BASE_FOLDER
-    folder.mkdir(parents=True)
+    target.mkdir(mode=0o700)
+    folder.mkdir(mode=0o700)
     stats: dict = {}
     digests = {}
     files = _files(seed, train_size, test_size, stats)
     # delay: only shows a bar when generation takes more than a moment
     for name, data in progress(files, desc="generating synthetic-cifar10", unit="file", total=len(TRAIN_FILES) + 2,
                                delay=1.0):
-        (folder / name).write_bytes(data)
+        _write_private(folder / name, data)
         digests[name] = hashlib.sha256(data).hexdigest()
     # the same bytes the check would generate again: one rendering serves both
     _EXPECTED.setdefault((seed, train_size, test_size), Expected(digests, stats["mean"], stats["std"]))
     manifest = {"format": FORMAT_VERSION, "seed": seed, "train_size": train_size, "test_size": test_size,
                 "note": "for people: refsuite checks these files against digests its code computes"}
-    (target / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    _write_private(target / MANIFEST, json.dumps(manifest, indent=2).encode())
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """A new file only its owner may read or write, whatever the umask."""
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600), "wb") as fh:
+        fh.write(data)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,9 +266,13 @@ class Written:
 
 
 def _unpickle_checked(path: Path, digest: str):
-    data = path.read_bytes()  # one read: the bytes hashed are the bytes unpickled
-    if hashlib.sha256(data).hexdigest() != digest:
-        raise DatasetError(f"{path} does not match the generated data")
+    try:
+        data, actual = hashed_read(path, "sha256")  # one read: the bytes hashed are the bytes unpickled
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path} ({exc.strerror or exc}): load the dataset again to regenerate it") from None
+    if actual != digest:
+        raise DatasetError(f"{path} is corrupt: its sha256 {actual} does not match the generated data's {digest}; "
+                           f"load the dataset again to regenerate it")
     return pickle.loads(data, encoding="latin1")
 
 
@@ -347,25 +360,49 @@ class SyntheticCIFAR10(DatasetPlugin):
             self.sizes
             if root is None:
                 private_dir(default_cache_dir())
+            elif Path(root).is_dir():
+                # the data is generated and unpickled there: it must be as private as the cache
+                refuse_unless_private(Path(root), fix="choose a data root of your own", mine=False)
+            target = self.directory(root)
+            if os.path.lexists(target):
+                private_tree(target)  # a link or another user's entry is refused, not followed
         except UsageError as exc:
             return str(exc)
+        except OSError as exc:
+            return f"cannot check {root or default_cache_dir()}: {exc.strerror or exc}"
         if root is not None and not Path(root).is_dir():
             state = "is not a directory" if Path(root).exists() else "does not exist (it is not created for you)"
             return f"data root {root} {state}"
         return None
 
-    def _mismatch(self, target: Path, want: Expected) -> str | None:
-        """What is wrong with the files in ``target`` (None: every file has the bytes the code generates)."""
+    def _verify(self, target: Path, want: Expected) -> tuple[str | None, dict[str, bytes]]:
+        """What is wrong with the files in ``target`` (None: every file has the bytes the code generates,
+        and nobody but you can change them), and the bytes read, by digest, when nothing is."""
+        writable = private_tree(target)
+        if writable:
+            return f"{writable[0]} is not private (group or others may write it)", {}
+        verified = {}
         for name, digest in want.digests.items():
             path = target / BASE_FOLDER / name
-            if path.is_symlink() or not path.is_file():
-                return f"{path} is missing"
-            if file_digest(path, "sha256") != digest:
-                return f"{path} does not match the generated data"
-        return None
+            try:
+                data, actual = hashed_read(path, "sha256")
+            except OSError:
+                return f"{path} is missing", {}
+            if actual != digest:
+                return f"{path} does not match the generated data", {}
+            verified[digest] = data
+        return None, verified
+
+    def _mismatch(self, target: Path, want: Expected) -> str | None:
+        return self._verify(target, want)[0]
 
     def ensure(self, root: Path | None = None) -> tuple[Path, Expected]:
         """The cached dataset's directory and what it holds, generating it if absent or corrupt."""
+        target, want, _ = self._ensure(root)
+        return target, want
+
+    def _ensure(self, root: Path | None) -> tuple[Path, Expected, dict[str, bytes]]:
+        """:meth:`ensure`, and the files' bytes it checked, by digest."""
         problem = self.problem(root, False)
         if problem:
             raise UsageError(f"dataset {self.name!r} cannot be used: {problem}")
@@ -373,28 +410,31 @@ class SyntheticCIFAR10(DatasetPlugin):
         key = (self.seed, self.train_size, self.test_size)
         # An absent cache is generated without rendering it in memory first: generate() records
         # the digests of what it writes.
-        if target.is_dir():
+        if os.path.lexists(target):
             # nothing to write: no lock needed, so a read-only cache works
             known = KNOWN.get((FORMAT_VERSION, *key))
-            if known is not None and self._mismatch(target, known) is None:
-                return target, known
-            if self._mismatch(target, expected(*key)) is None:
-                return target, expected(*key)
+            if known is not None:
+                mismatch, verified = self._verify(target, known)
+                if mismatch is None:
+                    return target, known, verified
+            mismatch, verified = self._verify(target, expected(*key))
+            if mismatch is None:
+                return target, expected(*key), verified
         try:
             with waiting_lock(Path(str(target) + ".lock"), f"{self.name} in {target.parent}"):
-                mismatch = self._mismatch(target, expected(*key)) if target.exists() else "absent"
+                mismatch = self._mismatch(target, expected(*key)) if os.path.lexists(target) else "absent"
                 if mismatch is not None:
                     self._generate(target, mismatch)
         except OSError as exc:
             raise DatasetError(f"cannot write {self.name} into {target.parent}: {exc.strerror or exc}") from None
         want = expected(*key)
-        mismatch = self._mismatch(target, want)
+        mismatch, verified = self._verify(target, want)
         if mismatch is not None:
             raise DatasetError(f"freshly generated {self.name} in {target} fails its check: {mismatch}")
-        return target, want
+        return target, want, verified
 
     def _generate(self, target: Path, mismatch: str) -> None:
-        if target.exists() or target.is_symlink():
+        if os.path.lexists(target):
             warnings.warn(f"synthetic-cifar10 cache is corrupt ({mismatch}); regenerating it", stacklevel=4)
             trash = target.with_name(f".{target.name}.corrupt")
             shutil.rmtree(trash, ignore_errors=True)
@@ -411,12 +451,18 @@ class SyntheticCIFAR10(DatasetPlugin):
             shutil.rmtree(tmp, ignore_errors=True)
 
     def load(self, root: Path | None, download: bool) -> LoadedDataset:
-        target, want = self.ensure(root)
+        target, want, verified = self._ensure(root)
         d = want.digests
+        # torchvision's check compares the files with the bytes just hashed instead of hashing them
+        # again; see cifar_format.reader for why the files cannot change before torchvision reads them
         cls = reader([(name, d[name]) for name in TRAIN_FILES], (TEST_FILE, d[TEST_FILE]), (META_FILE, d[META_FILE]),
-                     algorithm="sha256")
-        train = cls(str(target), train=True, download=False)
-        test = cls(str(target), train=False, download=False)
+                     algorithm="sha256", verified=verified)
+        del verified
+        try:
+            train = cls(str(target), train=True, download=False)
+            test = cls(str(target), train=False, download=False)
+        finally:
+            cls.release_verified()
         return SyntheticDataset(self.name, train, test, tuple(train.classes), want.mean, want.std,
                                 folder=target / BASE_FOLDER, seed=self.seed, sizes=self.sizes, digests=dict(d))
 
