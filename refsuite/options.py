@@ -61,6 +61,9 @@ PROFILE = Option("--refsuite-profile", "refsuite_profile",
 REPRODUCE = Option("--refsuite-reproduce", "refsuite_reproduce",
                    "replay one failing hypothesis example: N:BLOB, as a failure's replay line prints it "
                    "(with -k naming the one unit; default: none)", metavar="N:BLOB", cli_flag="--reproduce")
+UNIT_TIMEOUT = Option("--unit-timeout", "unit_timeout",
+                      "seconds a unit may run before it fails as hung and the run goes on; 0: no limit "
+                      "(default: 900, or the unit's own longer limit)", metavar="SECONDS")
 RECORD = Option("--record", "record", "write per-unit results as JSON to PATH (default: none)", metavar="PATH",
                 path=True)
 
@@ -81,7 +84,7 @@ WORKER_DEVICES = Option(
 #: how a test process shares the machine (pytest only: `refsuite run` passes them after --)
 BUDGET = (TORCH_THREADS, WORKER_DEVICES)
 #: what a run of the units depends on, in the order --help lists it
-RUN = (DEVICE, DATASET, DATA_ROOT, DOWNLOAD, STRICT, RUNSLOW, RECORD, PROFILE, REPRODUCE)
+RUN = (DEVICE, DATASET, DATA_ROOT, DOWNLOAD, STRICT, RUNSLOW, RECORD, PROFILE, REPRODUCE, UNIT_TIMEOUT)
 #: choosing a dataset, for commands that load one
 DATA = (DATASET, DATA_ROOT, DOWNLOAD)
 

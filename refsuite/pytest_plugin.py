@@ -60,6 +60,8 @@ class _State:
     owns_interrupts: bool = False
     #: (n, blob) from --refsuite-reproduce: replay one failing example of the unit's n-th property
     reproduce: tuple | None = None
+    #: --unit-timeout in seconds (0: no limit); None: each unit's own limit, or the default
+    unit_timeout: float | None = None
 
     def context(self, device: Device, tmp_path: Path):
         # Imported here: hypothesis must be imported after pytest set up assertion rewriting.
@@ -158,6 +160,7 @@ def pytest_configure(config: pytest.Config) -> None:
         devices = resolve_devices(config.getoption("device") or list(dict.fromkeys(in_names)), plugins.devices,
                                   plugins.broken("refsuite.devices"))
         reproduce = _reproduce(config.getoption("refsuite_reproduce"))
+        unit_timeout = _seconds(config.getoption("unit_timeout"))
         datasets = DatasetSelection.from_options(
             plugins.datasets,
             config.getoption("dataset"),
@@ -180,6 +183,7 @@ def pytest_configure(config: pytest.Config) -> None:
         chosen=_choose(named, plugins.units, devices) if named else None,
         settings=_run_settings(config, profile, named),
         reproduce=reproduce,
+        unit_timeout=unit_timeout,
     )
     config.pluginmanager.register(_Reporter(state, config), "refsuite-reporter")
     from .core import locks
@@ -199,6 +203,18 @@ def _reproduce(value: str | None) -> tuple[int, str] | None:
         raise RefsuiteError(f"--reproduce {value!r}: expected N:BLOB, the property's number and hypothesis's "
                             "blob, as a failure's replay line prints them")
     return int(match[1]), match[2]
+
+
+def _seconds(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise RefsuiteError(f"--unit-timeout {value!r}: expected seconds, a number ≥ 0 (0: no limit)")
+    return seconds
 
 
 @pytest.hookimpl(trylast=True)
@@ -435,18 +451,28 @@ class UnitItem(pytest.Item):
         reason = self.unit.requires.unmet(self.device, state.datasets.name, state.runslow, state.datasets.capabilities)
         if reason:
             pytest.skip(reason)
-        from .core import isolation  # imports torch: not at module level (see the top)
         with tempfile.TemporaryDirectory(prefix="refsuite-") as tmp:
             budget = self.config.stash.get(_BUDGET, None)  # under xdist: this worker's device of the type
             ctx = self._ctx = state.context(budget.device_for(self.device) if budget else self.device, Path(tmp))
             try:
-                with isolation.guarded() as leaks:
-                    self.unit.check(ctx)
-                if leaks:
-                    raise AssertionError(isolation.left_changed(self.unit.id, leaks))
+                self._check(ctx, state.unit_timeout)
             finally:
                 self.user_properties.append(("refsuite_comparisons", json.dumps(ctx.comparisons.entries())))
                 self.user_properties.append(("refsuite_metrics", json.dumps(ctx.metrics, default=str)))
+
+    def _check(self, ctx, unit_timeout: float | None) -> None:
+        """The unit's check, with torch's global state restored around it and under its time limit."""
+        from .core import isolation, timeouts  # isolation imports torch: not at module level (see the top)
+
+        limit = unit_timeout if unit_timeout is not None else (self.unit.timeout_s or timeouts.DEFAULT_S)
+        try:
+            with isolation.guarded() as leaks, timeouts.limit(limit):
+                self.unit.check(ctx)
+        except timeouts.UnitTimeout:
+            raise AssertionError(f"{self.unit.id} timed out after {limit:g} s: it hung, or is far slower than "
+                                 "expected here (--unit-timeout SECONDS sets the limit; 0: none)") from None
+        if leaks:
+            raise AssertionError(isolation.left_changed(self.unit.id, leaks))
 
     def reportinfo(self):
         path, line = self.unit.location

@@ -62,3 +62,19 @@ def test_a_signal_keeps_what_finished_and_removes_temporary_directories(signum, 
     assert {"tensors.seed.golden[cpu]", "tensors.seed.repeats[cpu]"} <= cases
     assert not list(private_tmp.glob("refsuite-*")), sorted(p.name for p in private_tmp.iterdir())
     assert "Traceback" not in err, err[-2000:]
+
+
+def test_a_hung_unit_fails_by_name_after_its_time_limit_and_the_run_goes_on(tmp_path):
+    site = write_distribution(tmp_path / "site", "refsuite-hangs", {"refsuite_hangs": HANGS},
+                              {"refsuite.units": {"hangs": "refsuite_hangs:units"}})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PYTHONPATH"] = str(site)
+    done = subprocess.run([sys.executable, "-m", "refsuite", "run", "-k", "zzz_hangs or tensors.seed.golden",
+                           "--unit-timeout", "2"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
+    assert ("FAILED tensors.zzz_hangs.forever[cpu]: AssertionError: tensors.zzz_hangs.forever timed out after 2 s"
+            in done.stdout), done.stdout[-3000:]
+    assert "1 failed, 1 passed" in done.stdout
+    bad = subprocess.run([sys.executable, "-m", "refsuite", "run", "--unit-timeout", "-1"], capture_output=True,
+                         text=True, cwd=tmp_path, env=env, timeout=120)
+    assert bad.returncode == 4 and "--unit-timeout '-1': expected seconds" in bad.stderr, bad.stderr

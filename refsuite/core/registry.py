@@ -129,6 +129,8 @@ class Unit:
     aliases: tuple = ()
     #: what the listing should say about how the unit checks, e.g. "layouts" (draws memory layouts)
     tags: frozenset = frozenset()
+    #: seconds the unit may run before it fails as hung (None: the run's --unit-timeout)
+    timeout_s: float | None = None
 
     @property
     def section(self) -> str:
@@ -157,10 +159,11 @@ class UnitGroup:
         self._units: list[Unit] = []
 
     def unit(self, id: str, *, requires: Requires | None = None, aliases: Iterable[str] = (),
-             tags: Iterable[str] = ()) -> Callable[[Callable], Unit]:
+             tags: Iterable[str] = (), timeout_s: float | None = None) -> Callable[[Callable], Unit]:
         """Register the decorated check as unit ``id``; its docstring's first line is the summary.
 
         ``aliases``: the ids the unit had before a rename or move (see :meth:`Registry.get`).
+        ``timeout_s``: this unit's time limit, where it needs longer than the run's ``--unit-timeout``.
         """
 
         def register(check: Callable) -> Unit:
@@ -168,7 +171,7 @@ class UnitGroup:
             if not summary:
                 raise ValueError(f"unit {id!r} needs a docstring: its first line is the unit's summary")
             made = Unit(id=id, check=check, summary=summary.splitlines()[0], requires=requires or Requires(),
-                        aliases=tuple(aliases), tags=frozenset(tags))
+                        aliases=tuple(aliases), tags=frozenset(tags), timeout_s=timeout_s)
             for unit_id in (made.id, *made.aliases):
                 validate_id(unit_id)
             self._units.append(made)
