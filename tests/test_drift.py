@@ -33,7 +33,7 @@ def test_record_holds_outcomes_errors_timings_environment_and_settings(record):
 
 def test_a_property_leaves_one_summary_per_comparison_not_one_per_example(tmp_path):
     path = tmp_path / "conv.json"
-    res = run_refsuite("run", "-k", "conv2d_matches_numpy", "--record", str(path))
+    res = run_refsuite("run", "-k", "conv2d_matches_numpy and not past_32", "--record", str(path))
     assert res.returncode == 0, res.stdout + res.stderr
     [row] = json.loads(path.read_text())["results"]
     entries = {c["what"]: c for c in row["comparisons"]}
