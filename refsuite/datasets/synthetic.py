@@ -461,6 +461,8 @@ class SyntheticCIFAR10(DatasetPlugin):
         try:
             train = cls(str(target), train=True, download=False)
             test = cls(str(target), train=False, download=False)
+        except RuntimeError as exc:  # torchvision's own check: a file is not what was just verified
+            raise DatasetError(f"{self.name} in {target} changed while it was read ({exc}); load it again") from None
         finally:
             cls.release_verified()
         return SyntheticDataset(self.name, train, test, tuple(train.classes), want.mean, want.std,
