@@ -19,7 +19,10 @@ def test_a_plugin_that_exits_or_interrupts_on_import_is_a_failing_provider(kind,
     assert f"refsuite: FAILED refsuite.units:{kind} (refsuite-{kind} 1.0)" in run.stdout, run.stdout[-3000:]
     assert "1 passed" in run.stdout and "interrupted" not in run.stdout + run.stderr
     listed = run_refsuite("list", "tensors.seed.*", site=site, cwd=tmp_path)
-    assert "tensors.seed.golden" in listed.stdout, listed.stdout[-2000:] + listed.stderr[-2000:]
-    assert f"refsuite.units:{kind} (refsuite-{kind} 1.0) failed to load" in listed.stderr
+    assert listed.returncode == 1 and "tensors.seed.golden" in listed.stdout, listed.stdout[-2000:] + listed.stderr
+    assert f"refsuite list: error: plugin refsuite.units:{kind} (refsuite-{kind} 1.0) failed to load" in listed.stderr
+    shown = run_refsuite("show-batch", "--out", str(tmp_path / "g.png"), site=site, cwd=tmp_path)
+    assert shown.returncode == 1 and f"plugin refsuite.units:{kind}" in shown.stderr, shown.stderr[-2000:]
+    assert (tmp_path / "g.png").exists(), "the command's own work is done and kept"
     doctor = run_refsuite("doctor", site=site, cwd=tmp_path)
     assert doctor.returncode == 1 and f"refsuite.units:{kind}" in doctor.stdout + doctor.stderr

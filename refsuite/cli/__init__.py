@@ -66,6 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: commands that report a plugin that failed to load in their own output and verdict
+_REPORT_THEIR_OWN_PLUGINS = ("run", "doctor")
+
+
+def _broken_plugins(command: str) -> bool:
+    """Name each plugin that failed to load, if the command looked for plugins: a broken provider
+    fails every command, not only the run whose -k would have selected it."""
+    from ..core.discovery import discover
+
+    if not discover.cache_info().currsize:
+        return False
+    failures = discover().failures
+    for provider in failures:
+        print(f"refsuite {command}: error: plugin {provider.label} failed to load: "
+              f"{provider.error.strip().splitlines()[-1]} (`refsuite doctor` shows the traceback)", file=sys.stderr)
+    return bool(failures)
+
+
 def main(argv: list[str] | None = None) -> int:
     from ..core import interrupts
     from ..core.errors import RefsuiteError
@@ -76,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         code = _module(args.command).main(args)
         if code not in (Exit.INTERRUPTED, Exit.TERMINATED, Exit.HANGUP):
             interrupts.check()  # a Ctrl-C whose KeyboardInterrupt something swallowed still ends the command
+        if code == Exit.OK and args.command not in _REPORT_THEIR_OWN_PLUGINS and _broken_plugins(args.command):
+            return Exit.FAILED
         return code
     except RefsuiteError as exc:
         print(f"refsuite {args.command}: error: {exc}", file=sys.stderr)
