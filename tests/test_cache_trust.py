@@ -284,3 +284,22 @@ def test_cifar10_accepts_a_root_owned_copy_and_refuses_another_users(small, tmp_
     assert CIFAR10().problem(tmp_path, False) is None  # root's (and yours, here): accepted
     os.chown(folder, OTHER, OTHER)
     assert f"refusing {folder}: it is owned by uid {OTHER}" in CIFAR10().problem(tmp_path, False)
+
+
+def test_a_dataset_folder_replaced_while_checked_waits_for_the_lock_instead_of_failing(small, tmp_path, monkeypatch):
+    from refsuite.datasets import synthetic
+
+    target, want = small.ensure(tmp_path)
+    calls = []
+
+    def vanishing(path, **kw):  # the first two checks run while another process swaps the folder
+        calls.append(path)
+        if len(calls) <= 2:
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return private_tree(path, **kw)
+
+    monkeypatch.setattr(synthetic, "private_tree", vanishing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # intact under the lock: nothing regenerated
+        assert small.ensure(tmp_path) == (target, want)
+    assert len(calls) >= 3

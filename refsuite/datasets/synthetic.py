@@ -368,6 +368,8 @@ class SyntheticCIFAR10(DatasetPlugin):
                 private_tree(target)  # a link or another user's entry is refused, not followed
         except UsageError as exc:
             return str(exc)
+        except FileNotFoundError:
+            pass  # another process is regenerating it: ensure() waits for its lock
         except OSError as exc:
             return f"cannot check {root or default_cache_dir()}: {exc.strerror or exc}"
         if root is not None and not Path(root).is_dir():
@@ -378,7 +380,10 @@ class SyntheticCIFAR10(DatasetPlugin):
     def _verify(self, target: Path, want: Expected) -> tuple[str | None, dict[str, bytes]]:
         """What is wrong with the files in ``target`` (None: every file has the bytes the code generates,
         and nobody but you can change them), and the bytes read, by digest, when nothing is."""
-        writable = private_tree(target)
+        try:
+            writable = private_tree(target)
+        except FileNotFoundError:  # replaced by another process meanwhile: checked again under its lock
+            return f"{target} is missing", {}
         if writable:
             return f"{writable[0]} is not private (group or others may write it)", {}
         verified = {}
