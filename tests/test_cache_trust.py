@@ -303,3 +303,14 @@ def test_a_dataset_folder_replaced_while_checked_waits_for_the_lock_instead_of_f
         warnings.simplefilter("error")  # intact under the lock: nothing regenerated
         assert small.ensure(tmp_path) == (target, want)
     assert len(calls) >= 3
+
+
+def test_a_symlinked_parent_to_a_directory_others_may_write_is_refused(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    link = tmp_path / "link"
+    link.symlink_to(shared)
+    with pytest.raises(UsageError, match=rf"refusing {link}: a symlink to a directory group or others may write \({shared}, mode drwxrwxrwx\)"):
+        private_dir(link / "cache")
+    assert not list(shared.iterdir())
