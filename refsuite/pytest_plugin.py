@@ -635,12 +635,17 @@ class _Reporter:
             self.state.settings["interrupted"] = interrupts.describe()
         if not self.state.record:
             return
-        from .core.records import RECORD_FORMAT, environment, write_json
+        from .core.records import RECORD_FORMAT, OutputError, environment, write_json
 
         env = environment([d.label for d in self.state.devices], self.state.datasets.name)
         env["broken_providers"] = [p.label for p in self.state.plugins.failures]
-        write_json(self.state.record, {"format": RECORD_FORMAT, "environment": env, "run": self.state.settings,
-                                       "results": self.state.results})
+        try:
+            write_json(self.state.record, {"format": RECORD_FORMAT, "environment": env, "run": self.state.settings,
+                                           "results": self.state.results})
+        except OutputError as exc:  # the run's summary still prints; the verdict is a failure
+            sys.stderr.write(f"refsuite: {exc}\n")
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _failure_line(text: str) -> str:

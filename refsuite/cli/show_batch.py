@@ -12,14 +12,21 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..core.records import check_writable
+    import sys
+
+    from ..core.records import OutputError, check_writable, replacing
     from ..tutorial import data, golden
 
     out = check_writable(args.out, "--out")
     dataset = options.dataset_selection(args).load()
     images, labels = data.first_batch(dataset.train, seed=args.seed, channels=dataset.channels)
     names = [golden.ABBREVIATIONS.get(c, c) for c in dataset.classes]
-    path = data.save_grid_png(data.unnormalized_grid(images), [names[int(j)] for j in labels], out)
     print(data.label_line(labels, names))
-    print(f"wrote {path} ({dataset.name}, batch of {len(labels)})")
+    try:
+        with replacing(out) as tmp:
+            data.save_grid_png(data.unnormalized_grid(images), [names[int(j)] for j in labels], tmp)
+    except OutputError as exc:  # the batch was made: a failed write is a failure, not a usage error
+        print(f"refsuite show-batch: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {out} ({dataset.name}, batch of {len(labels)})")
     return 0

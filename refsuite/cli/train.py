@@ -53,11 +53,14 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"train runs on one device, got {', '.join(d.label for d in devices)}")
     (device,) = devices
     dataset = options.dataset_selection(args)
-    out = check_writable(args.out, "--out", directory=True)
+    out = check_writable(args.out, "--out", directory=True, names=(METRICS, LOSS_PICTURE))
     batch = args.batch_size if args.batch_size is not None else (32 if args.fast else 4)
     recipe = Recipe(epochs=args.epochs, batch_size=batch, lr=args.lr, momentum=args.momentum, seed=args.seed,
                     window=args.window)
     return run(device.torch, dataset.load(), recipe, out, fast=args.fast, threads=args.threads, step_boundary=device.flush)
+
+
+METRICS, LOSS_PICTURE = "metrics.json", "loss.png"
 
 
 def default_window(batches_per_epoch: int) -> int:
@@ -88,11 +91,18 @@ def loss_figure(windows: list, batches_per_epoch: int, title: str):
 
 
 def plot_losses(windows: list, batches_per_epoch: int, path: Path, title: str) -> None:
+    """The loss curve as a PNG at ``path``, written through :func:`refsuite.core.records.replacing`
+    (OutputError if it cannot be)."""
     import matplotlib.pyplot as plt
 
+    from ..core.records import replacing
+
     fig = loss_figure(windows, batches_per_epoch, title)
-    fig.savefig(path, format="png")
-    plt.close(fig)
+    try:
+        with replacing(path) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
 
 
 def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int | None, step_boundary=None) -> int:
@@ -100,7 +110,7 @@ def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int 
 
     from ..core import progress
     from ..core.budgets import affinity_cores
-    from ..core.records import environment, write_json
+    from ..core.records import OutputError, environment, write_json
     from ..tutorial import golden
     from ..tutorial.data import TensorBatches, to_tensors
     from ..tutorial.evaluation import evaluate
@@ -149,11 +159,24 @@ def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int 
     }
     metrics["stage"] = "interrupted during training" if history.interrupted else "trained; evaluating"
     metrics["wall_seconds"] = round(time.perf_counter() - started, 3)
+    # An output that cannot be written (a full disk) stops nothing: the others are still written, the
+    # evaluation still runs, and what failed is said once at the end.
+    failed: dict[Path, OutputError] = {}
+
+    def keep(path: Path, write) -> None:
+        try:
+            write()
+        except OutputError as exc:
+            failed[path] = exc
+        else:
+            failed.pop(path, None)
+
     # The training's results are on disk before evaluation starts: an interrupt there loses nothing.
-    write_json(out / "metrics.json", metrics)
+    keep(out / METRICS, lambda: write_json(out / METRICS, metrics))
     if history.windows:
-        plot_losses(history.windows, math.ceil(len(labels) / recipe.batch_size), out / "loss.png",
-                    f"{metrics['recipe']} recipe on {dataset.name} ({device})")
+        keep(out / LOSS_PICTURE, lambda: plot_losses(history.windows, math.ceil(len(labels) / recipe.batch_size),
+                                                     out / LOSS_PICTURE,
+                                                     f"{metrics['recipe']} recipe on {dataset.name} ({device})"))
     if history.interrupted:
         print("\ninterrupted: keeping the metrics so far", file=sys.stderr)
     else:
@@ -172,6 +195,11 @@ def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int 
             for name, acc in metrics["per_class_accuracy"].items():
                 print(f"Accuracy for class: {name:5s} is {100 * acc:.1f} %" if acc is not None else f"class {name}: no test images")
         metrics["wall_seconds"] = round(time.perf_counter() - started, 3)
-        write_json(out / "metrics.json", metrics)
-    print(f"wrote {out / 'metrics.json'}" + (f" and {out / 'loss.png'}" if history.windows else ""))
-    return 130 if history.interrupted else 0
+        keep(out / METRICS, lambda: write_json(out / METRICS, metrics))
+    written = [out / METRICS] + ([out / LOSS_PICTURE] if history.windows else [])
+    written = [path for path in written if path not in failed]
+    if written:
+        print("wrote " + " and ".join(map(str, written)))
+    for exc in failed.values():
+        print(f"refsuite train: {exc}", file=sys.stderr)
+    return 130 if history.interrupted else 1 if failed else 0
