@@ -143,3 +143,78 @@ def test_errors_move_only_between_comparisons_both_runs_made(record):
     golden["comparisons"] = [dict(first, max_abs_err=first["max_abs_err"] * 1e6 + 1e-3)]
     report, _ = drift.compare_records(record, partial)
     assert "tensors.math.golden[cpu]: max_abs_err" in report, report
+
+
+def _golden(record):
+    return {r["unit"]: r for r in record["results"]}["tensors.math.golden"]
+
+
+def test_an_error_that_became_nan_or_inf_is_listed_and_named_in_the_verdict(record, tmp_path):
+    nan = copy.deepcopy(record)
+    comparisons = _golden(nan)["comparisons"]
+    assert len(comparisons) > 1
+    # NaN in the last kind: max() over the kinds would have kept the first kind's number
+    comparisons[-1]["max_abs_err"] = float("nan")
+    comparisons[0]["max_rel_err"] = float("inf")
+    report, regressed = drift.compare_records(record, nan)
+    assert not regressed
+    assert "tensors.math.golden[cpu]: max_abs_err" in report and "-> nan (not finite)" in report, report
+    assert "-> inf (not finite)" in report, report
+    assert "verdict: no outcome regression; 2 errors became NaN or inf in B (listed above)" in report
+    res = run_refsuite("compare", _write(tmp_path / "a.json", record), _write(tmp_path / "b.json", nan))
+    assert res.returncode == 0 and "-> nan (not finite)" in res.stdout and "×nan" not in res.stdout, res.stdout
+    # NaN in both runs did not change: nothing to list
+    same, _ = drift.compare_records(nan, nan)
+    assert "not finite" not in same and "became NaN" not in same
+    back, _ = drift.compare_records(nan, record)
+    assert "nan -> " in back and "became NaN" not in back
+
+
+def test_inputs_too_large_or_too_deep_are_refused_by_name(tmp_path):
+    from refsuite.core.records import read_json
+
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps({"x": "y" * 100}))
+    with pytest.raises(ValueError, match=r"big.json: larger than 50 bytes, more than refsuite reads"):
+        read_json(path, max_bytes=50)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 65 + "]" * 65)
+    with pytest.raises(ValueError, match=r"deep.json: nested deeper than 64 levels"):
+        read_json(deep)
+    deep.write_text("[" * 64 + "]" * 64)
+    assert read_json(deep) == json.loads("[" * 64 + "]" * 64)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("format", True, "'format' is true, expected a layout number"),
+    ("format", "2", "'format' is \"2\", expected a layout number"),
+    ("devices", "cpu", "environment.devices is \"cpu\", expected a list of device names"),
+    ("devices", ["cpu", 0], "environment.devices is [\"cpu\", 0]"),
+    ("torch", 2.15, "environment.torch is 2.15, expected a string"),
+    ("run", [], "'run' is not an object"),
+    ("started", 5, "run.started is 5, expected a time as a string"),
+    ("outcome", 1, "results[0] lacks a valid outcome (a string)"),
+    ("duration_s", float("inf"), "results[0] lacks a valid duration_s (a finite number of seconds ≥ 0)"),
+    ("duration_s", -1, "results[0] lacks a valid duration_s"),
+    ("duration_s", False, "results[0] lacks a valid duration_s"),
+    ("reason", 3, "results[0] lacks a valid reason (a string)"),
+    ("max_abs_err", -0.5, "results[0].comparisons[0] is malformed"),
+    ("max_abs_err", True, "results[0].comparisons[0] is malformed"),
+])
+def test_every_field_the_report_reads_has_its_type_checked(record, tmp_path, field, value, message):
+    bad = copy.deepcopy(record)
+    row = next(r for r in bad["results"] if r["comparisons"])
+    bad["results"] = [row]
+    if field in ("format", "run"):
+        bad[field] = value
+    elif field == "started":
+        bad["run"]["started"] = value
+    elif field in ("devices", "torch"):
+        bad["environment"][field] = value
+    elif field == "max_abs_err":
+        row["comparisons"][0][field] = value
+    else:
+        row[field] = value
+    with pytest.raises(ValueError) as caught:
+        drift.load_record(_write(tmp_path / "bad.json", bad))
+    assert message in str(caught.value)
