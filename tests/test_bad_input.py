@@ -3,6 +3,7 @@ no traceback, and nothing written where the user works.
 
 Usage errors exit 4 in every refsuite command, as in pytest (refsuite.cli.exit_codes).
 """
+import json
 import os
 import re
 import subprocess
@@ -15,13 +16,20 @@ from distributions import write_distribution
 
 # Each case: argv, extra environment, exit code, the message (a regex over the one error line).
 # In argv and the environment, {file}, {dir}, {shared}, {missing}, {json_list}, {json_row},
-# {not_json} and {site} are paths made per case ({site}: installed plugins that fail to import).
+# {not_json}, {site}, {fifo}, {trainout} and the malformed records ({deep}, {format_true}...) are
+# paths made per case ({site}: installed plugins that fail to import).
 CASES = {
     # refsuite run: settings and providers the run depends on, whatever -k selects
     "run: synthetic size not a pair": (["run", "-k", "seed"], {"REFSUITE_SYNTHETIC_SIZE": "abc"}, 4,
                                        r"REFSUITE_SYNTHETIC_SIZE='abc': expected TRAIN,TEST"),
     "run: synthetic size negative": (["run", "-k", "seed"], {"REFSUITE_SYNTHETIC_SIZE": "100,-3"}, 4,
-                                     r"each split needs 10 to 200,000 images"),
+                                     r"each split needs 600 to 50,000 images \(fewer leave the training units too little data; "
+                                     r"50,000,50,000 takes about 4 GB of memory\)"),
+    "run: synthetic size below what the units need": (["run", "-k", "seed"], {"REFSUITE_SYNTHETIC_SIZE": "10,10"}, 4,
+                                                      r"REFSUITE_SYNTHETIC_SIZE='10,10': each split needs 600 to"),
+    "run: synthetic size past the memory it is documented for": (["run", "-k", "seed"],
+                                                                 {"REFSUITE_SYNTHETIC_SIZE": "50001,1000"}, 4,
+                                                                 r"REFSUITE_SYNTHETIC_SIZE='50001,1000': each split needs"),
     "run: a cache others may write": (["run", "-k", "seed"], {"REFSUITE_CACHE": "{shared}"}, 4,
                                       r"refusing .*shared: group or others may write it"),
     "run: a cache inside a directory others may write": (["run", "-k", "seed"], {"REFSUITE_CACHE": "{shared}/cache"}, 4,
@@ -61,6 +69,16 @@ CASES = {
     "run: record path unwritable": (["run", "--record", "/proc/x/r.json"], {}, 4, r"--record /proc/x/r.json: cannot write there"),
     "run: record path is a directory": (["run", "--record", "{dir}"], {}, 4, r"--record .*adir: is a directory"),
     "run: junitxml path unwritable": (["run", "--junitxml", "/proc/x/u.xml"], {}, 4, r"--junitxml /proc/x/u.xml: cannot write there"),
+    # an output replaces only a regular file: a named pipe stands for devices and other special files
+    "run: record is a named pipe": (["run", "--record", "{fifo}"], {}, 4,
+                                    r"--record .*fifo: is a named pipe \(FIFO\); refsuite replaces only a regular file"),
+    "run: junitxml is a named pipe": (["run", "--junitxml", "{fifo}"], {}, 4, r"--junitxml .*fifo: is a named pipe"),
+    "pytest: record is a named pipe": (["run", "--", "--record", "{fifo}"], {}, 4, r"--record .*fifo: is a named pipe"),
+    "train: out holds a named pipe": (["train", "--out", "{trainout}"], {}, 4,
+                                      r"--out .*trainout: loss.png is a named pipe \(FIFO\)"),
+    "train: out is a named pipe": (["train", "--out", "{fifo}"], {}, 4, r"--out .*fifo: is a named pipe"),
+    "show-batch: out is a named pipe": (["show-batch", "--out", "{fifo}"], {}, 4, r"--out .*fifo: is a named pipe"),
+    "bench: json is a named pipe": (["bench", "--json", "{fifo}"], {}, 4, r"--json .*fifo: is a named pipe"),
     "run: unknown profile": (["run", "--profile", "fastest"], {}, 4, r"argument --profile: invalid choice: 'fastest'"),
     "run: -k twice": (["run", "-k", "seed", "-k", "math"], {}, 4, r"argument -k: given twice \(seed, then math\)"),
     "run: record twice": (["run", "--record", "a.json", "--record", "b.json"], {}, 4, r"argument --record: given twice"),
@@ -106,6 +124,16 @@ CASES = {
     "compare: factor not a number": (["compare", "{json_row}", "{json_row}", "--factor", "x"], {}, 4, r"argument --factor"),
     "compare: factor 0": (["compare", "{json_row}", "{json_row}", "--factor", "0"], {}, 4,
                           r"argument --factor: must be a number > 0, got 0"),
+    "compare: nested 100,000 deep": (["compare", "{deep}", "{deep}"], {}, 4, r"deep.json: nested deeper than 64 levels"),
+    "compare: endless input": (["compare", "/dev/zero", "{json_row}"], {}, 4, r"/dev/zero: larger than 64 MB"),
+    "compare: format true": (["compare", "{format_true}", "{format_true}"], {}, 4,
+                             r"format_true.json is not a refsuite record .*'format' is true, expected a layout number"),
+    "compare: devices a string": (["compare", "{devices_str}", "{devices_str}"], {}, 4,
+                                  r"environment.devices is \"cpu\", expected a list of device names"),
+    "compare: duration NaN": (["compare", "{nan_duration}", "{nan_duration}"], {}, 4,
+                              r"results\[0\] lacks a valid duration_s \(a finite number of seconds ≥ 0\)"),
+    "compare: duration a bool": (["compare", "{bool_duration}", "{bool_duration}"], {}, 4, r"results\[0\] lacks a valid duration_s"),
+    "compare: error a string": (["compare", "{str_error}", "{str_error}"], {}, 4, r"results\[0\].comparisons\[0\] is malformed"),
     "bench: compare a missing file": (["bench", "--compare", "{missing}", "{json_list}"], {}, 4, r"--compare: .*cannot read it"),
     "bench: compare a record": (["bench", "--compare", "{json_row}", "{json_row}"], {}, 4, r"is not pytest-benchmark JSON"),
     "bench: json unwritable": (["bench", "--json", "/proc/x/b.json"], {}, 4, r"--json /proc/x/b.json: cannot write there"),
@@ -134,6 +162,18 @@ def workdir(tmp_path):
                        {"refsuite.datasets": {"tinyfake": "broken_dataset:TINYFAKE"},
                         "refsuite.devices": {"hpu": "broken_device:HPU"},
                         "refsuite.bench_variants": {"fancy": "broken_variants:VARIANTS"}})
+    os.mkfifo(work / "fifo")
+    (work / "trainout").mkdir()
+    os.mkfifo(work / "trainout" / "loss.png")
+    (work / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    row = {"unit": "u", "device": "cpu", "outcome": "passed", "duration_s": 0.5, "comparisons": []}
+    for name, record in {"format_true": {"format": True, "environment": {}, "results": []},
+                         "devices_str": {"format": 2, "environment": {"devices": "cpu"}, "results": []},
+                         "nan_duration": {"environment": {}, "results": [dict(row, duration_s=float("nan"))]},
+                         "bool_duration": {"environment": {}, "results": [dict(row, duration_s=True)]},
+                         "str_error": {"environment": {}, "results": [dict(row, comparisons=[
+                             {"what": "x", "max_abs_err": "0.1", "max_rel_err": 0.1}])]}}.items():
+        (work / f"{name}.json").write_text(json.dumps(record))
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
@@ -143,7 +183,9 @@ def workdir(tmp_path):
 def _fill(text: str, work: Path) -> str:
     return text.format(file=work / "afile", dir=work / "adir", shared=work.parent / "shared", missing=work / "missing",
                        not_json=work / "not_json.json", json_list=work / "list.json", json_row=work / "row.json",
-                       site=work.parent / "site")
+                       site=work.parent / "site", fifo=work / "fifo", trainout=work / "trainout",
+                       **{name: work / f"{name}.json" for name in ("deep", "format_true", "devices_str", "nan_duration",
+                                                                   "bool_duration", "str_error")})
 
 
 def _snapshot(work: Path) -> dict:
