@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 from ..core import strategies as rst
 from ..core.extremal import float_extremals, rounded, short
 from ..core.registry import UnitGroup
-from .numerics import LARGE_1D, LARGE_2D, Checker, _extremal_rows, _np, _uniform, reference
+from .numerics import LARGE_1D, LARGE_2D, Checker, Finding, _extremal_rows, _np, _uniform, reference
 
 units = UnitGroup()
 nn = torch.nn
@@ -116,8 +116,24 @@ def _activations(check: Checker, x: torch.Tensor, x64: torch.Tensor, dtype, case
             _compare_softmax(check, op, x, x64, dim, dtype, f"{case}, along dim {dim}", equal_nan)
 
 
-#: torch 2.15 on the CPU, against the float64 reference
-ACTIVATION_FINDINGS: tuple = ()
+#: rows of the extremal table whose largest value is NaN, +inf, ±finfo.max or -inf (all of it): far from
+#: the others' largest, which is ordinary
+_FAR_MAXIMUM = (*(f"{name} at {place}" for name in ("nan", "inf", "max") for place in (0, 4, 8)),
+                "all nan", "all -inf", "all inf", "all max", "all -max", "inf and -inf", "nan and inf")
+
+#: torch 2.15 on the CPU, against the float64 reference, and what older releases add
+ACTIVATION_FINDINGS: tuple = (
+    Finding(("log_softmax",), ("float16", "bfloat16"), _FAR_MAXIMUM, inner_dim_only=True, until="2.5",
+            devices=("cpu",),
+            why="torch < 2.5 (seen on 2.4.1; 2.15 is right) on the CPU: float16/bfloat16 log_softmax along a dim "
+                "that is not the last shifts the columns in the second half of each block of 2·(float lanes) "
+                "columns (16 apart with AVX512, 8 with AVX2 or none) by the maximum of the column one half-block "
+                "before, not by their own: harmless where the two maxima are close (log_softmax does not "
+                "depend on the shift), inf, -inf or NaN where one of them is NaN, ±inf or ±finfo.max "
+                "(float16 x = ones(3, 32), x[0, 0] = 65504: log_softmax(x, 0)[:, 16] is inf, not -1.0986). "
+                "The table's columns whose maximum is far from the others' are left out along dim 0; "
+                "softmax, float32 and float64 are right"),
+)
 
 
 @units.unit("models.activations.match_numpy_in_every_dtype", tags=("dtypes", "extremal", "large", "variants"))
@@ -141,7 +157,14 @@ def activations_every_dtype(ctx):
                 x, x64 = rounded(rows[keep], dtype, dev)
                 case = "rows with extremal values (" + "; ".join(f"row {i}: {said[k]}" for i, k in enumerate(keep)) + ")"
                 _compare_softmax(check, op, x, x64, 1, dtype, case, equal_nan=True)
-                _compare_softmax(check, op, x.T.contiguous(), x64.T, 0, dtype, "the same rows as columns", True)
+                # along dim 0 another kernel runs, across columns; a finding may leave some of them out
+                columns = check.kept_rows(ACTIVATION_FINDINGS, op, dtype, said, inner_dim=True, rows_are="columns")
+                case = "the same rows as columns"
+                if columns != keep:
+                    x, x64 = rounded(rows[columns], dtype, dev)
+                    case = "columns with extremal values (" + "; ".join(
+                        f"column {i}: {said[k]}" for i, k in enumerate(columns)) + ")"
+                _compare_softmax(check, op, x.T.contiguous(), x64.T, 0, dtype, case, True)
 
         @ctx.given(x=hnp.arrays(np.float64, rst.shapes(max_dims=3), elements=st.floats(-20, 20)),
                    dtype=st.sampled_from(check.dtypes()), max_examples=4)
