@@ -125,10 +125,8 @@ def output_problem(path: str | os.PathLike) -> str | None:
     """
     try:
         st = os.lstat(path)
-    except FileNotFoundError:
+    except OSError:  # nothing there, or no way there: writing says why (ENOTDIR, EACCES...)
         return None
-    except OSError as exc:
-        return f"cannot look at it ({exc.strerror or exc})"
     me = os.geteuid() if hasattr(os, "geteuid") else None
     if stat.S_ISLNK(st.st_mode):
         if me is not None and st.st_uid != me:
