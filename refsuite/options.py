@@ -66,6 +66,14 @@ UNIT_TIMEOUT = Option("--unit-timeout", "unit_timeout",
                       "(default: 900, or the unit's own longer limit)", metavar="SECONDS")
 RECORD = Option("--record", "record", "write per-unit results as JSON to PATH (default: none)", metavar="PATH",
                 path=True)
+EXPECT = Option("--expect", "expect",
+                "a TOML manifest of the failures and skips expected per device type: the run is green when "
+                "exactly those happen, and red for a new failure or an expected one that passes (default: none)",
+                metavar="FILE", path=True)
+REPRO = Option("--repro", "repro",
+               "write a self-contained repro bundle (repro.py needing only torch and numpy, the inputs, the "
+               "reference, the tolerance) for each failing unit into DIR/<unit>[<device>]/ (default: none)",
+               metavar="DIR", path=True)
 
 TORCH_THREADS = Option(
     "--torch-threads", "torch_threads",
@@ -84,7 +92,7 @@ WORKER_DEVICES = Option(
 #: how a test process shares the machine (pytest only: `refsuite run` passes them after --)
 BUDGET = (TORCH_THREADS, WORKER_DEVICES)
 #: what a run of the units depends on, in the order --help lists it
-RUN = (DEVICE, DATASET, DATA_ROOT, DOWNLOAD, STRICT, RUNSLOW, RECORD, PROFILE, REPRODUCE, UNIT_TIMEOUT)
+RUN = (DEVICE, DATASET, DATA_ROOT, DOWNLOAD, STRICT, RUNSLOW, RECORD, PROFILE, REPRODUCE, UNIT_TIMEOUT, EXPECT, REPRO)
 #: choosing a dataset, for commands that load one
 DATA = (DATASET, DATA_ROOT, DOWNLOAD)
 

@@ -37,6 +37,7 @@ else:  # hypothesis depends on the backport there
 if TYPE_CHECKING:
     from .core.devices import Device
     from .core.discovery import Plugins, Provider
+    from .core.manifests import Manifest
     from .core.registry import Unit
     from .datasets.base import DatasetSelection
 
@@ -62,6 +63,10 @@ class _State:
     reproduce: tuple | None = None
     #: --unit-timeout in seconds (0: no limit); None: each unit's own limit, or the default
     unit_timeout: float | None = None
+    #: --expect: the failures and skips reviewed as expected, per device type
+    manifest: "Manifest | None" = None
+    #: --repro: where each failing unit's repro bundle is written
+    repro_dir: str | None = None
 
     def context(self, device: Device, tmp_path: Path):
         # Imported here: hypothesis must be imported after pytest set up assertion rewriting.
@@ -77,6 +82,7 @@ class _State:
             tolerance=TolerancePolicy(device.type.tolerances),
             dataset_name=self.datasets.name,
             dataset_loader=self.datasets.load,
+            capture_failures=self.repro_dir is not None,
         )
 
 
@@ -161,6 +167,13 @@ def pytest_configure(config: pytest.Config) -> None:
                                   plugins.broken("refsuite.devices"))
         reproduce = _reproduce(config.getoption("refsuite_reproduce"))
         unit_timeout = _seconds(config.getoption("unit_timeout"))
+        manifest = repro_dir = None
+        if config.getoption("expect"):
+            from .core.manifests import load_manifest
+
+            manifest = load_manifest(config.getoption("expect"), plugins.units, plugins.devices)
+        if config.getoption("repro"):
+            repro_dir = str(check_writable(config.getoption("repro"), "--repro", directory=True))
         datasets = DatasetSelection.from_options(
             plugins.datasets,
             config.getoption("dataset"),
@@ -184,7 +197,13 @@ def pytest_configure(config: pytest.Config) -> None:
         settings=_run_settings(config, profile, named),
         reproduce=reproduce,
         unit_timeout=unit_timeout,
+        manifest=manifest,
+        repro_dir=repro_dir,
     )
+    if manifest is not None:
+        state.settings["manifest"] = manifest.describe()
+    if repro_dir is not None:
+        state.settings["repro_dir"] = repro_dir
     config.pluginmanager.register(_Reporter(state, config), "refsuite-reporter")
     from .core import locks
 
@@ -445,6 +464,15 @@ class UnitItem(pytest.Item):
         )
         if unit.requires.slow:
             self.add_marker(pytest.mark.slow)
+        manifest = self.config.stash[_STATE].manifest
+        #: the manifest's entry that expects this unit to fail or be skipped on this device type
+        self.expected = manifest.lookup(unit.id, device.type.name) if manifest is not None else None
+        if self.expected is not None:
+            self.user_properties.append(("refsuite_expect", json.dumps(self.expected.describe())))
+            if self.expected.outcome == "fail":
+                # pytest's own strict xfail: JUnit, xdist and the terminal all show the outcome as theirs
+                self.add_marker(pytest.mark.xfail(strict=True, reason=f"expected by {self.expected.where}: "
+                                                                      f"{self.expected.reason}"))
 
     def runtest(self) -> None:
         state = self.config.stash[_STATE]
@@ -542,11 +570,33 @@ class BrokenProviderItem(pytest.Item):
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     state = item.config.stash.get(_STATE, None)
-    if state and state.strict and isinstance(item, UnitItem) and report.skipped and not hasattr(report, "wasxfail"):
+    expected = getattr(item, "expected", None) if isinstance(item, UnitItem) else None
+    if expected is not None and report.when == "call":
+        _judge_expected(item, report, expected)
+    reviewed_skip = expected is not None and expected.outcome == "skip"
+    if (state and state.strict and isinstance(item, UnitItem) and report.skipped and not hasattr(report, "wasxfail")
+            and not reviewed_skip):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"--strict: {item.name} was skipped ({reason}); strict mode counts skips as failures"
     return report
+
+
+def _judge_expected(item: UnitItem, report: pytest.TestReport, expected) -> None:
+    """A manifest's expectation met or not: an expected failure that passes, or an expected skip
+    that runs, fails the run and names the entry to delete; an expected skip is not a --strict failure."""
+    stale = None
+    if expected.outcome == "fail" and report.failed and str(report.longrepr).startswith("[XPASS(strict)]"):
+        stale = f"expected to fail on {item.device.type.name} by {expected.where}, yet it passed"
+        report.longrepr = f"{stale}: the fault is gone; delete {expected.where} ({', '.join(expected.units)})"
+    elif expected.outcome == "skip" and not report.skipped:
+        stale = f"expected to be skipped on {item.device.type.name} by {expected.where}, yet it ran"
+        ran = "failed" if report.failed else "passed"
+        said = f"{stale} and {ran}; delete {expected.where} ({', '.join(expected.units)})"
+        report.longrepr = said + (f"\n{report.longrepr}" if report.failed else "")
+        report.outcome = "failed"
+    if stale is not None:
+        report.refsuite_stale = expected.where  # a plain attribute: xdist carries it to the controller
 
 
 class _Reporter:
@@ -575,21 +625,29 @@ class _Reporter:
         _junit_classname(self.config, report, meta["section"])
         if not (report.when == "call" or (report.when == "setup" and not report.passed)):
             return
-        reason = ""
-        if report.skipped and isinstance(report.longrepr, tuple):
+        reason, outcome = "", report.outcome
+        if hasattr(report, "wasxfail"):  # an expected failure (a manifest's): why it failed, as for a failure
+            outcome, reason = "xfailed", _failure_line(str(report.longrepr or ""))
+        elif report.skipped and isinstance(report.longrepr, tuple):
             reason = report.longrepr[2].removeprefix("Skipped: ")
         elif report.failed and report.longrepr:
             reason = _failure_line(str(report.longrepr))
-        self.state.results.append(
-            {
-                **meta,
-                "outcome": report.outcome,
-                "duration_s": round(report.duration, 6),
-                "reason": reason,
-                "comparisons": json.loads(props.get("refsuite_comparisons", "[]")),
-                "metrics": json.loads(props.get("refsuite_metrics", "{}")),
-            }
-        )
+        row = {
+            **meta,
+            "outcome": outcome,
+            "duration_s": round(report.duration, 6),
+            "reason": reason,
+            "comparisons": json.loads(props.get("refsuite_comparisons", "[]")),
+            "metrics": json.loads(props.get("refsuite_metrics", "{}")),
+        }
+        # only where asked for: a run without --expect or --repro records exactly what it always did
+        if "refsuite_expect" in props:
+            row["expected"] = json.loads(props["refsuite_expect"])
+            if getattr(report, "refsuite_stale", None):
+                row["expected"]["stale"] = True
+        if "refsuite_repro" in props:
+            row["repro"] = json.loads(props["refsuite_repro"])
+        self.state.results.append(row)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         tr = terminalreporter
@@ -604,18 +662,30 @@ class _Reporter:
         tr.write_sep("=", "refsuite: units by section")
         from .core.registry import SECTIONS
 
-        tr.write_line(f"{'section':<14}{'passed':>8}{'failed':>8}{'skipped':>9}")
+        manifest = self.state.manifest
+        xfailed = f"{'expected':>10}" if manifest is not None else ""
+        tr.write_line(f"{'section':<14}{'passed':>8}{'failed':>8}{'skipped':>9}{xfailed}")
         seen = {r["section"] for r in results}
         for section in [s for s in SECTIONS if s in seen] + sorted(seen - set(SECTIONS)):
             rows = [r for r in results if r["section"] == section]
-            count = {k: sum(r["outcome"] == k for r in rows) for k in ("passed", "failed", "skipped")}
-            tr.write_line(f"{section:<14}{count['passed']:>8}{count['failed']:>8}{count['skipped']:>9}")
+            count = {k: sum(r["outcome"] == k for r in rows) for k in ("passed", "failed", "skipped", "xfailed")}
+            xfailed = f"{count['xfailed']:>10}" if manifest is not None else ""
+            tr.write_line(f"{section:<14}{count['passed']:>8}{count['failed']:>8}{count['skipped']:>9}{xfailed}")
         for r in results:
             if r["outcome"] == "skipped":
-                tr.write_line(f"  skipped {r['unit']}[{r['device']}]: {r['reason']}", yellow=True)
+                reviewed = f" (expected: {r['expected']['entry']})" if "expected" in r else ""
+                tr.write_line(f"  skipped {r['unit']}[{r['device']}]: {r['reason']}{reviewed}", yellow=True)
+        if manifest is not None:
+            _manifest_summary(tr, manifest, results)
         for r in results:
             if r["outcome"] == "failed":
                 tr.write_line(f"  FAILED {r['unit']}[{r['device']}]: {r['reason']}", red=True)
+        bundles = [r for r in results if r.get("repro")]
+        if bundles:
+            tr.write_line(f"refsuite: repro bundles ({len(bundles)}) in {self.state.repro_dir}:")
+            for r in bundles:
+                said = r["repro"].get("path") or f"not written: {r['repro'].get('error')}"
+                tr.write_line(f"  {r['unit']}[{r['device']}]: {said}", red="error" in r["repro"])
         if interrupts.received():
             during = f" during {self.running}" if self.running else ""
             tr.write_line(f"refsuite: interrupted ({interrupts.describe()}){during}: only the units above ran; "
@@ -646,6 +716,27 @@ class _Reporter:
             sys.stderr.write(f"refsuite: {exc}\n")
             if session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _manifest_summary(tr, manifest: Manifest, results: list) -> None:
+    """What the manifest expected and what happened: the expected failures, the entries to delete."""
+    todo = manifest.todo()
+    if todo:
+        tr.write_line(f"refsuite: WARNING: {len(todo)} manifest entr{'y' if len(todo) == 1 else 'ies'} still "
+                      f"without a reason (TODO): {', '.join(e.where for e in todo)}; say why each is expected",
+                      yellow=True)
+    expected = [r for r in results if r["outcome"] == "xfailed"]
+    if expected:
+        tr.write_line(f"refsuite: expected failures (manifest {manifest.path}): {len(expected)}")
+        for r in expected:
+            tr.write_line(f"  xfail {r['unit']}[{r['device']}]: {r['reason']} ({r['expected']['entry']})")
+    stale: dict = {}
+    for r in results:
+        if r.get("expected", {}).get("stale"):
+            stale.setdefault((r["expected"]["entry"], r["expected"]["outcome"]), []).append(f"{r['unit']}[{r['device']}]")
+    for (entry, outcome), names in stale.items():
+        said = "expected but passed" if outcome == "fail" else "expected to be skipped but ran"
+        tr.write_line(f"refsuite: {said}: delete {entry} ({', '.join(names)})", red=True)
 
 
 def _failure_line(text: str) -> str:

@@ -141,6 +141,46 @@ CASES = {
     "bench: empty device": (["bench", "--device", ""], {}, 4, r"empty device name"),
     "bench: unavailable device": (["bench", "--device", "cuda:9"], {}, 4, r"device 'cuda:9' is not available"),
     "bench: json twice": (["bench", "--json", "a.json", "--json", "b.json"], {}, 4, r"argument --json: given twice"),
+    # --expect: a manifest that cannot be trusted to say what it means (files from the manifests fixture)
+    "run: manifest missing": (["run", "-k", "seed", "--expect", "{missing}"], {}, 4, r"--expect .*missing: cannot read it"),
+    "run: manifest not TOML": (["run", "-k", "seed", "--expect", "{not_json}"], {}, 4,
+                               r"--expect .*not_json.json: not TOML: .*line 1"),
+    "run: manifest unknown top-level key": (["run", "-k", "seed", "--expect", "m_top.toml"], {}, 4,
+                                            r"m_top.toml: unknown top-level key 'expected'; a manifest holds only \[\[expect\]\]"),
+    "run: manifest expect not an array": (["run", "-k", "seed", "--expect", "m_table.toml"], {}, 4,
+                                          r"m_table.toml: 'expect' must be an array of tables, each written \[\[expect\]\]"),
+    "run: manifest unknown key": (["run", "-k", "seed", "--expect", "m_key.toml"], {}, 4,
+                                  r"m_key.toml:3: unknown key 'reasons'; an entry has device, units, outcome, reason, link"),
+    "run: manifest entry without a reason": (["run", "-k", "seed", "--expect", "m_noreason.toml"], {}, 4,
+                                             r"m_noreason.toml:1: no reason: say why the units are expected"),
+    "run: manifest empty reason": (["run", "-k", "seed", "--expect", "m_blank.toml"], {}, 4,
+                                   r"m_blank.toml:1: reason ' ' must say, in words, why the units are expected to skip"),
+    "run: manifest outcome xfail": (["run", "-k", "seed", "--expect", "m_outcome.toml"], {}, 4,
+                                    r"m_outcome.toml:1: outcome 'xfail' must be \"fail\" or \"skip\""),
+    "run: manifest glob naming no unit": (["run", "-k", "seed", "--expect", "m_glob.toml"], {}, 4,
+                                          r"m_glob.toml:1: 'models.cnv.\*' names no unit"),
+    "run: manifest id naming no unit": (["run", "-k", "seed", "--expect", "m_id.toml"], {}, 4,
+                                        r"m_id.toml:1: 'tensors.seed.repeat' names no unit"),
+    "run: manifest units a string": (["run", "-k", "seed", "--expect", "m_units.toml"], {}, 4,
+                                     r"m_units.toml:1: units 'tensors.seed.repeats' must be a non-empty list"),
+    "run: manifest unknown device type": (["run", "-k", "seed", "--expect", "m_device.toml"], {}, 4,
+                                          r"m_device.toml:1: device 'cdua' is not a device type torch or an installed"),
+    "run: manifest device with an index": (["run", "-k", "seed", "--expect", "m_index.toml"], {}, 4,
+                                           r"m_index.toml:1: device 'cuda:1' is a device, not a device type: write 'cuda'"),
+    "run: manifest states a unit twice": (["run", "-k", "seed", "--expect", "m_twice.toml"], {}, 4,
+                                          r"m_twice.toml:7: tensors.seed.repeats on cpu is already expected at .*m_twice.toml:1"),
+    "pytest: manifest without a reason": (["run", "--", "--expect", "{dir}/../m_noreason.toml"], {}, 4,
+                                          r"m_noreason.toml:1: no reason"),
+    "compare: manifest outcome xfail": (["compare", "{json_row}", "{json_row}", "--expect", "m_outcome.toml"], {}, 4,
+                                        r"m_outcome.toml:1: outcome 'xfail'"),
+    "expect: record missing": (["expect", "{missing}"], {}, 4, r"missing: cannot read it"),
+    "expect: record not a record": (["expect", "{json_list}"], {}, 4, r"is not a refsuite record"),
+    "expect: device type not in the record": (["expect", "m_record.json", "--device", "cuda"], {}, 4,
+                                              r"--device cuda: the record has no results on that device type; it has cpu"),
+    # --repro: the bundles' directory must be one
+    "run: repro into a file": (["run", "-k", "seed", "--repro", "{file}"], {}, 4, r"--repro .*afile: is a file, not a directory"),
+    "run: repro unwritable": (["run", "-k", "seed", "--repro", "/proc/x/bundles"], {}, 4,
+                              r"--repro /proc/x/bundles: cannot write there"),
     # no subcommand, an unknown one
     "no command": ([], {}, 4, r"the following arguments are required: command"),
     "unknown command": (["frobnicate"], {}, 4, r"argument command: invalid choice: 'frobnicate'"),
@@ -178,6 +218,33 @@ def workdir(tmp_path):
     shared.mkdir()
     shared.chmod(0o777)
     return work
+
+
+#: manifests for the --expect rows, written into the work directory (the rows name them relative to it)
+MANIFESTS = {
+    "m_top.toml": 'expected = 1\n',
+    "m_table.toml": '[expect]\ndevice = "cpu"\n',
+    "m_key.toml": '# a comment\n\n[[expect]]\ndevice = "cpu"\nunits = ["tensors.seed.repeats"]\noutcome = "fail"\n'
+                  'reasons = "typo"\n',
+    "m_noreason.toml": '[[expect]]\ndevice = "cpu"\nunits = ["tensors.seed.repeats"]\noutcome = "fail"\n',
+    "m_blank.toml": '[[expect]]\ndevice = "cpu"\nunits = ["tensors.seed.repeats"]\noutcome = "skip"\nreason = " "\n',
+    "m_outcome.toml": '[[expect]]\ndevice = "cpu"\nunits = ["tensors.seed.repeats"]\noutcome = "xfail"\nreason = "r"\n',
+    "m_glob.toml": '[[expect]]\ndevice = "cpu"\nunits = ["models.cnv.*"]\noutcome = "fail"\nreason = "r"\n',
+    "m_id.toml": '[[expect]]\ndevice = "cpu"\nunits = ["tensors.seed.repeat"]\noutcome = "fail"\nreason = "r"\n',
+    "m_units.toml": '[[expect]]\ndevice = "cpu"\nunits = "tensors.seed.repeats"\noutcome = "fail"\nreason = "r"\n',
+    "m_device.toml": '[[expect]]\ndevice = "cdua"\nunits = ["tensors.seed.repeats"]\noutcome = "fail"\nreason = "r"\n',
+    "m_index.toml": '[[expect]]\ndevice = "cuda:1"\nunits = ["tensors.seed.repeats"]\noutcome = "fail"\nreason = "r"\n',
+    "m_twice.toml": '[[expect]]\ndevice = "cpu"\nunits = ["tensors.seed.*"]\noutcome = "fail"\nreason = "r"\n\n'
+                    '[[expect]]\ndevice = "cpu"\nunits = ["tensors.seed.repeats"]\noutcome = "skip"\nreason = "r"\n',
+    "m_record.json": json.dumps({"format": 2, "environment": {"devices": ["cpu"]}, "results": [
+        {"unit": "tensors.seed.repeats", "device": "cpu", "outcome": "failed", "duration_s": 0.1}]}),
+}
+
+
+@pytest.fixture(autouse=True)
+def manifests(workdir):
+    for name, text in MANIFESTS.items():
+        (workdir / name).write_text(text)
 
 
 def _fill(text: str, work: Path) -> str:

@@ -11,6 +11,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("b", help="the record to compare (e.g. the newest torch)")
     p.add_argument("--factor", type=options.positive, default=10.0,
                    help="report errors against references that moved by more than this factor (default: 10)")
+    p.add_argument("--expect", default=None, metavar="FILE",
+                   help="a known-failure manifest: also show what B does against it (new failures expected or "
+                        "not, expected failures that now pass) and judge B by it (default: none)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -18,10 +21,23 @@ def main(args: argparse.Namespace) -> int:
     from ..core.discovery import discover
     from ..core.errors import UsageError
 
+    manifest = None
+    if args.expect:
+        from ..core.manifests import load_manifest
+
+        plugins = discover()
+        manifest = load_manifest(args.expect, plugins.units, plugins.devices)
     try:
-        report, regressed = compare_records(load_record(args.a), load_record(args.b), factor=args.factor,
-                                            aliases=discover().units.aliases)
+        a, b = load_record(args.a), load_record(args.b)
+        report, regressed = compare_records(a, b, factor=args.factor, aliases=discover().units.aliases)
     except (OSError, ValueError, KeyError) as exc:
         raise UsageError(str(exc)) from None
     print(report)
+    if manifest is not None:
+        from ..core.manifests import changes_against
+
+        lines, red = changes_against(manifest, a, b, discover().units.aliases)
+        # with a manifest, an expected failure is no regression: the manifest's verdict is the verdict
+        print("\n".join(lines))
+        return 1 if red else 0
     return 1 if regressed else 0

@@ -34,6 +34,10 @@ class Context:
     reproduce: tuple[int, str] | None = None
     #: the ordinal of the property that failed (1 for the unit's first ``ctx.given``), for replay advice
     failed_property: int | None = dataclasses.field(default=None, init=False)
+    #: keep the last failing comparison's tensors, tolerances and recomputation (``--repro``)
+    capture_failures: bool = False
+    #: the last failing comparison, when ``capture_failures`` (see :func:`refsuite.core.repro.capture`)
+    failure: dict | None = dataclasses.field(default=None, init=False)
     _properties: int = dataclasses.field(default=0, init=False, repr=False)
 
     @property
@@ -113,12 +117,16 @@ class Context:
         """A step boundary: a lazy backend runs what it has recorded (see ``DeviceType.flush``)."""
         self.device.flush()
 
-    def assert_close(self, actual: Any, expected: Any, *, what: str = "", where: Any = None, **tolerances) -> None:
+    def assert_close(self, actual: Any, expected: Any, *, what: str = "", where: Any = None,
+                     repro: tuple[str, dict] | None = None, **tolerances) -> None:
         """Result on the device vs a reference (usually CPU float64), under the device's tolerances.
 
         ``what`` names the comparison and ``where`` the example it was made on (drawn parameters):
         records keep one entry per ``what`` with the ``where`` of its largest error.
         ``equal_nan=True`` (NaN matches NaN) keeps the dtype's tolerances; ``rtol``/``atol`` replace them.
+        ``repro``: how ``actual`` was computed, as torch code over named inputs, e.g.
+        ``("torch.nn.functional.conv2d(x, w, b, stride=2)", {"x": x, "w": w, "b": b})``; a repro
+        bundle (``--repro``) then recomputes it with torch alone instead of only re-checking the values.
         """
         # reading a lazy backend's result would otherwise run only the graph behind it, leaving the rest pending
         self.flush()
@@ -128,9 +136,14 @@ class Context:
             msg = lambda default: f"{said.strip()} on {self.device.label}:\n{default}"  # noqa: E731
         try:
             stats = self.tolerance.assert_close(actual, expected, msg=msg, **tolerances)
-        except AssertionError:
+        except AssertionError as exc:
             # the failing comparison's errors are the ones a record most needs
             self.comparisons.add(what, _errors(actual, expected), _describe(actual, where), failed=True)
+            if self.capture_failures:
+                from .repro import capture
+
+                self.failure = capture(exc, actual, expected, self.tolerance, tolerances, repro,
+                                       message=msg("").rstrip("\n") if msg else None, device=self.device)
             raise
         self.comparisons.add(what, stats, _describe(actual, where))
 
