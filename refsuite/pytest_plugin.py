@@ -484,9 +484,40 @@ class UnitItem(pytest.Item):
             ctx = self._ctx = state.context(budget.device_for(self.device) if budget else self.device, Path(tmp))
             try:
                 self._check(ctx, state.unit_timeout)
+            except Exception as exc:
+                if state.repro_dir is not None:
+                    self._write_repro(ctx, exc, state)
+                raise
             finally:
                 self.user_properties.append(("refsuite_comparisons", json.dumps(ctx.comparisons.entries())))
                 self.user_properties.append(("refsuite_metrics", json.dumps(ctx.metrics, default=str)))
+
+    def _write_repro(self, ctx, exc: Exception, state: _State) -> None:
+        """This failure's repro bundle (``--repro``); a bundle that cannot be written is reported, not raised."""
+        from .core import repro
+        from .core.records import environment
+
+        failure = ctx.failure if repro.is_cause(ctx.failure, exc, _leaves) else None
+        notes = "\n".join(str(n) for leaf in _leaves(exc) for n in getattr(leaf, "__notes__", ()))
+        blob = _HYPOTHESIS_ADVICE.search(notes)
+        replay = f"{ctx.failed_property}:{blob[1]}" if blob and ctx.failed_property else None
+        try:
+            device_facts = self.device.type.facts()
+        except Exception as problem:  # a backend's facts are context, not a reason to lose the bundle
+            device_facts = {"error": f"{type(problem).__name__}: {problem}"}
+        facts = {"unit": self.unit.id, "summary": self.unit.summary, "provider": self.unit.provider,
+                 "device_label": self.device.label, "device_type": self.device.type.name,
+                 "device_facts": device_facts, "reason": _reason(exc), "rerun": self.rerun_command(),
+                 "replay": self.rerun_command(reproduce=replay) if replay else None,
+                 "hypothesis_blob": blob[1] if blob else None, "property": ctx.failed_property if blob else None,
+                 "environment": environment([self.device.label], state.datasets.name)}
+        try:
+            report = str(self.repr_failure(pytest.ExceptionInfo.from_exception(exc)))
+            path = repro.write_bundle(state.repro_dir, self.name, failure, facts, report)
+            said = {"path": str(path), "recomputes": bool(failure and failure["expression"])}
+        except Exception as problem:
+            said = {"error": f"{type(problem).__name__}: {problem}"}
+        self.user_properties.append(("refsuite_repro", json.dumps(said)))
 
     def _check(self, ctx, unit_timeout: float | None) -> None:
         """The unit's check, with torch's global state restored around it and under its time limit."""

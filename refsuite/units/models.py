@@ -187,7 +187,9 @@ def conv_reference(ctx):
         b = data.draw(rst.tensors(ctx.device, shape=(c_out,), dtype=torch.float64, min_value=-1, max_value=1))
         got = F.conv2d(x, w, b, stride=g["stride"], padding=g["padding"], dilation=g["dilation"])
         want = numpy_conv2d(*(t.cpu().numpy() for t in (x, w, b)), g["stride"], g["padding"], g["dilation"])
-        ctx.assert_close(got, torch.from_numpy(want), what="conv2d", where=g)
+        ctx.assert_close(got, torch.from_numpy(want), what="conv2d", where=g,
+                         repro=("F.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation)",
+                                {"x": x, "w": w, "b": b, **{k: g[k] for k in ("stride", "padding", "dilation")}}))
 
     gen = ctx.cpu_generator(0)
     x = torch.rand(2, 3, 7, 7, generator=gen, dtype=torch.float64).to(ctx.torch_device) * 2 - 1
@@ -196,7 +198,8 @@ def conv_reference(ctx):
     with ctx.tiny_kernels():
         for how, laid in rst.each_layout(x):
             want = numpy_conv2d(*(t.cpu().numpy() for t in (laid, w, b)), 1, 1, 1)
-            ctx.assert_close(F.conv2d(laid, w, b, padding=1), torch.from_numpy(want), what="conv2d, each layout", where=how)
+            ctx.assert_close(F.conv2d(laid, w, b, padding=1), torch.from_numpy(want), what="conv2d, each layout", where=how,
+                             repro=("F.conv2d(x, w, b, padding=1)", {"x": laid, "w": w, "b": b}))
         prop()
 
 

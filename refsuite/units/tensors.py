@@ -142,7 +142,8 @@ def broadcast_matches_numpy(ctx):
             got = op(a, b)
             want = ref(_np(a), _np(b))
             assert tuple(got.shape) == want.shape, f"{op.__name__} of {shapes.input_shapes}: {tuple(got.shape)} vs numpy {want.shape}"
-            ctx.assert_close(got, torch.from_numpy(np.asarray(want)), what=f"{op.__name__} vs numpy")
+            ctx.assert_close(got, torch.from_numpy(np.asarray(want)), what=f"{op.__name__} vs numpy",
+                             repro=(f"torch.{op.__name__}(a, b)", {"a": a, "b": b}))
 
     prop()
 
