@@ -5,7 +5,7 @@ import argparse
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("record", help="a record of `refsuite run --record PATH`")
+    p.add_argument("record", help="a record written by refsuite run --record PATH")
     p.add_argument("--device", default=None, metavar="TYPE",
                    help="the device type whose failures and skips to list (default: the record's only one)")
 
