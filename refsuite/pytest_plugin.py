@@ -682,18 +682,25 @@ class _Reporter:
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         tr = terminalreporter
-        results = self.state.results
+        self._summary_plugins(tr)
+        if self.state.results:
+            tr.write_sep("=", "refsuite: units by section")
+            self._summary_sections(tr)
+            self._summary_units(tr)
+        self._summary_interrupted(tr)
+
+    def _summary_plugins(self, tr) -> None:
         for provider in self.state.plugins.failures:
             tr.write_line(f"refsuite: FAILED {provider.label}: {provider.error.strip().splitlines()[-1]}", red=True)
         if self.state.plugins.failures:
             tr.write_line("refsuite: a plugin that fails to load fails the run, whatever -k selects "
                           "(`refsuite doctor` shows the traceback)", red=True)
-        if not results:
-            return
-        tr.write_sep("=", "refsuite: units by section")
+
+    def _summary_sections(self, tr) -> None:
+        """One line per section: how many units passed, failed, were skipped (and expected to fail)."""
         from .core.registry import SECTIONS
 
-        manifest = self.state.manifest
+        results, manifest = self.state.results, self.state.manifest
         xfailed = f"{'expected':>10}" if manifest is not None else ""
         tr.write_line(f"{'section':<14}{'passed':>8}{'failed':>8}{'skipped':>9}{xfailed}")
         seen = {r["section"] for r in results}
@@ -702,6 +709,10 @@ class _Reporter:
             count = {k: sum(r["outcome"] == k for r in rows) for k in ("passed", "failed", "skipped", "xfailed")}
             xfailed = f"{count['xfailed']:>10}" if manifest is not None else ""
             tr.write_line(f"{section:<14}{count['passed']:>8}{count['failed']:>8}{count['skipped']:>9}{xfailed}")
+
+    def _summary_units(self, tr) -> None:
+        """The units that did not simply pass, each with its reason, and the repro bundles written."""
+        results, manifest = self.state.results, self.state.manifest
         for r in results:
             if r["outcome"] == "skipped":
                 reviewed = f" (expected: {r['expected']['entry']})" if "expected" in r else ""
@@ -717,6 +728,9 @@ class _Reporter:
             for r in bundles:
                 said = r["repro"].get("path") or f"not written: {r['repro'].get('error')}"
                 tr.write_line(f"  {r['unit']}[{r['device']}]: {said}", red="error" in r["repro"])
+
+    def _summary_interrupted(self, tr) -> None:
+        # said even when no unit finished: the one that was running is then the whole story
         if interrupts.received():
             during = f" during {self.running}" if self.running else ""
             tr.write_line(f"refsuite: interrupted ({interrupts.describe()}){during}: only the units above ran; "
