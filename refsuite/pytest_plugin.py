@@ -530,6 +530,11 @@ class UnitItem(pytest.Item):
         except timeouts.UnitTimeout:
             raise AssertionError(f"{self.unit.id} timed out after {limit:g} s: it hung, or is far slower than "
                                  "expected here (--unit-timeout SECONDS sets the limit; 0: none)") from None
+        except KeyboardInterrupt:
+            if not interrupts.active() or interrupts.received():
+                raise  # the user's Ctrl-C (or a signal): the run stops
+            raise AssertionError(f"{self.unit.id} raised KeyboardInterrupt itself (no Ctrl-C or signal "
+                                 "arrived); the run goes on") from None
         if leaks:
             raise AssertionError(isolation.left_changed(self.unit.id, leaks))
 

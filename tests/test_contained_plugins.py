@@ -26,3 +26,42 @@ def test_a_plugin_that_exits_or_interrupts_on_import_is_a_failing_provider(kind,
     assert (tmp_path / "g.png").exists(), "the command's own work is done and kept"
     doctor = run_refsuite("doctor", site=site, cwd=tmp_path)
     assert doctor.returncode == 1 and f"refsuite.units:{kind}" in doctor.stdout + doctor.stderr
+
+
+HOOKS = '''
+    import sys
+
+    from refsuite import UnitGroup
+    from refsuite.datasets.synthetic import SyntheticCIFAR10
+
+    units = UnitGroup()
+
+    @units.unit("tensors.aaa_hooks.interrupts_itself")
+    def interrupts_itself(ctx):
+        """Raises KeyboardInterrupt with no signal in sight."""
+        raise KeyboardInterrupt
+
+    class Exits(SyntheticCIFAR10):
+        name = "exits"
+
+        def load(self, root=None, download=False):
+            sys.exit(0)
+
+    EXITS = Exits()
+'''
+
+
+def test_plugin_code_that_exits_or_interrupts_at_run_time_is_named_and_contained(tmp_path):
+    site = write_distribution(tmp_path / "site", "refsuite-hooks", {"plugin_hooks": HOOKS},
+                              {"refsuite.units": {"hooks": "plugin_hooks:units"},
+                               "refsuite.datasets": {"exits": "plugin_hooks:EXITS"}})
+    run = run_refsuite("run", "-k", "aaa_hooks or tensors.seed.golden", site=site, cwd=tmp_path)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "FAILED tensors.aaa_hooks.interrupts_itself[cpu]: AssertionError: tensors.aaa_hooks.interrupts_itself " \
+           "raised KeyboardInterrupt itself" in run.stdout, run.stdout[-3000:]
+    assert "1 failed, 1 passed" in run.stdout
+    shown = run_refsuite("show-batch", "--out", str(tmp_path / "g.png"), "--dataset", "exits", site=site, cwd=tmp_path)
+    assert shown.returncode == 1, shown.stdout[-2000:] + shown.stderr[-2000:]
+    assert "refsuite show-batch: error: plugin refsuite.units:hooks (refsuite-hooks 1.0) called sys.exit(0)" \
+        in shown.stderr or "plugin refsuite.datasets:exits (refsuite-hooks 1.0) called sys.exit(0)" in shown.stderr, \
+        shown.stderr

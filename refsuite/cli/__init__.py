@@ -87,6 +87,14 @@ def _broken_plugins(command: str) -> bool:
     return bool(failures)
 
 
+def _culprit(exc: BaseException) -> str:
+    """Who raised ``exc``, as a person names it: the plugin whose code it came from, if any."""
+    from ..core.discovery import discover
+
+    owner = discover().owner_of(exc.__traceback__) if discover.cache_info().currsize else None
+    return f"plugin {owner.label}" if owner is not None else "code refsuite called"
+
+
 def main(argv: list[str] | None = None) -> int:
     from ..core import interrupts
     from ..core.errors import RefsuiteError
@@ -103,9 +111,19 @@ def main(argv: list[str] | None = None) -> int:
     except RefsuiteError as exc:
         print(f"refsuite {args.command}: error: {exc}", file=sys.stderr)
         return Exit.USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if interrupts.active() and not interrupts.received():
+            # no signal came: code the command called (a dataset's load, a device's hook) raised it
+            print(f"refsuite {args.command}: error: {_culprit(exc)} raised KeyboardInterrupt itself "
+                  "(no Ctrl-C or signal arrived)", file=sys.stderr)
+            return Exit.FAILED
         print(f"refsuite {args.command}: interrupted ({interrupts.describe()})", file=sys.stderr)
         return interrupts.exit_code()
+    except SystemExit as exc:
+        # the commands return their code; a SystemExit comes from code they called, and must not
+        # end the command quietly with whatever code it carries
+        print(f"refsuite {args.command}: error: {_culprit(exc)} called sys.exit({exc.code!r})", file=sys.stderr)
+        return Exit.FAILED
     finally:
         if installed:
             interrupts.uninstall()

@@ -50,6 +50,18 @@ class Plugins:
     def failures(self) -> list[Provider]:
         return [p for p in self.providers if p.error is not None]
 
+    def owner_of(self, tb) -> "Provider | None":
+        """The provider whose code raised, from a traceback: the innermost frame in a module of a
+        provider's top-level package (refsuite's own built-ins excepted)."""
+        packages = {p.value.split(":")[0].split(".")[0]: p for p in self.providers}
+        packages.pop("refsuite", None)
+        owner = None
+        while tb is not None:
+            module = tb.tb_frame.f_globals.get("__name__", "")
+            owner = packages.get(module.split(".")[0], owner)
+            tb = tb.tb_next
+        return owner
+
     def broken(self, group: str) -> dict[str, str]:
         """The providers of ``group`` that failed to load: entry-point name -> the error's last line,
         so that asking for one by name says why it is missing, not that it is unknown."""
