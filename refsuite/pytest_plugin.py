@@ -185,6 +185,12 @@ def pytest_configure(config: pytest.Config) -> None:
         if owns_interrupts:
             interrupts.uninstall()
         raise pytest.UsageError(f"refsuite: {exc}") from None
+    except SystemExit as exc:  # a plugin's hook (a device's count, a dataset's check) called sys.exit()
+        if owns_interrupts:
+            interrupts.uninstall()
+        owner = plugins.owner_of(exc.__traceback__)
+        who = f"plugin {owner.label}" if owner is not None else "code refsuite called"
+        pytest.exit(f"refsuite: {who} called sys.exit({exc.code!r}) while the run was set up", returncode=1)
     state = config.stash[_STATE] = _State(
         plugins=plugins,
         devices=devices,
@@ -332,10 +338,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return [f"refsuite {__version__}: units not collected (use --device or --units)", *budget_line]
     import torch
 
+    from .core.devices import availability
+
     lines = [f"refsuite {__version__}: torch {torch.__version__}, python {sys.version.split()[0]}"]
     facts = []
     for name, kind in state.plugins.devices.items():
-        facts.append(f"{name} ({'available' if kind.is_available() else 'not available'})")
+        available, problem = availability(kind)
+        facts.append(f"{name} ({'available' if available else 'not available'}{': ' + problem if problem else ''})")
     lines.append("refsuite devices known: " + ", ".join(facts))
     lines.append(
         f"refsuite running on: {', '.join(d.label for d in state.devices)}; "

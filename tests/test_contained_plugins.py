@@ -65,3 +65,31 @@ def test_plugin_code_that_exits_or_interrupts_at_run_time_is_named_and_contained
     assert "refsuite show-batch: error: plugin refsuite.units:hooks (refsuite-hooks 1.0) called sys.exit(0)" \
         in shown.stderr or "plugin refsuite.datasets:exits (refsuite-hooks 1.0) called sys.exit(0)" in shown.stderr, \
         shown.stderr
+
+
+DEVICE_EXITS = '''
+    import sys
+
+    from refsuite import DeviceType
+
+
+    class Exits(DeviceType):
+        def device_count(self):
+            sys.exit(0)
+
+
+    HPU = Exits("hpu")
+'''
+
+
+def test_a_device_hook_that_exits_while_the_run_is_set_up_is_named(tmp_path):
+    site = write_distribution(tmp_path / "site", "refsuite-hpu", {"plugin_hpu": DEVICE_EXITS},
+                              {"refsuite.devices": {"hpu": "plugin_hpu:HPU"}})
+    run = run_refsuite("run", "--device", "hpu", site=site, cwd=tmp_path)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "refsuite: plugin refsuite.devices:hpu (refsuite-hpu 1.0) called sys.exit(0)" in run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr and "INTERNALERROR" not in run.stdout + run.stderr
+    # elsewhere the type is only unavailable, and says why
+    other = run_refsuite("run", "-k", "tensors.seed.golden", site=site, cwd=tmp_path)
+    assert other.returncode == 0, other.stdout[-3000:] + other.stderr[-2000:]
+    assert "hpu (not available: its is_available() raised SystemExit: 0)" in other.stdout

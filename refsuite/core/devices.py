@@ -284,11 +284,20 @@ class Device:
         return self.label
 
 
+def availability(kind: DeviceType) -> tuple[bool, str | None]:
+    """Whether devices of ``kind`` are available, and why not when its plugin's own check failed:
+    a plugin's hook that raises anything, sys.exit() included, makes its type unavailable, not the run."""
+    try:
+        return bool(kind.is_available()), None
+    except (Exception, SystemExit) as exc:
+        return False, f"its is_available() raised {type(exc).__name__}: {exc}"
+
+
 def available_devices(types: Mapping[str, DeviceType]) -> list[Device]:
     """Every available device of the known types, cpu first."""
     found: list[Device] = []
     for dtype in types.values():
-        if dtype.is_available():
+        if availability(dtype)[0]:
             found.extend(dtype.devices())
     return found
 
