@@ -188,9 +188,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except SystemExit as exc:  # a plugin's hook (a device's count, a dataset's check) called sys.exit()
         if owns_interrupts:
             interrupts.uninstall()
-        owner = plugins.owner_of(exc.__traceback__)
-        who = f"plugin {owner.label}" if owner is not None else "code refsuite called"
-        pytest.exit(f"refsuite: {who} called sys.exit({exc.code!r}) while the run was set up", returncode=1)
+        pytest.exit(f"refsuite: {plugins.culprit(exc)} called sys.exit({exc.code!r}) while the run was set up", returncode=1)
     state = config.stash[_STATE] = _State(
         plugins=plugins,
         devices=devices,
@@ -540,7 +538,7 @@ class UnitItem(pytest.Item):
             raise AssertionError(f"{self.unit.id} timed out after {limit:g} s: it hung, or is far slower than "
                                  "expected here (--unit-timeout SECONDS sets the limit; 0: none)") from None
         except KeyboardInterrupt:
-            if not interrupts.active() or interrupts.received():
+            if not interrupts.raised_by_code():
                 raise  # the user's Ctrl-C (or a signal): the run stops
             raise AssertionError(f"{self.unit.id} raised KeyboardInterrupt itself (no Ctrl-C or signal "
                                  "arrived); the run goes on") from None

@@ -91,8 +91,7 @@ def _culprit(exc: BaseException) -> str:
     """Who raised ``exc``, as a person names it: the plugin whose code it came from, if any."""
     from ..core.discovery import discover
 
-    owner = discover().owner_of(exc.__traceback__) if discover.cache_info().currsize else None
-    return f"plugin {owner.label}" if owner is not None else "code refsuite called"
+    return discover().culprit(exc) if discover.cache_info().currsize else "code refsuite called"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refsuite {args.command}: error: {exc}", file=sys.stderr)
         return Exit.USAGE
     except KeyboardInterrupt as exc:
-        if interrupts.active() and not interrupts.received():
+        if interrupts.raised_by_code():
             # no signal came: code the command called (a dataset's load, a device's hook) raised it
             print(f"refsuite {args.command}: error: {_culprit(exc)} raised KeyboardInterrupt itself "
                   "(no Ctrl-C or signal arrived)", file=sys.stderr)

@@ -50,17 +50,17 @@ class Plugins:
     def failures(self) -> list[Provider]:
         return [p for p in self.providers if p.error is not None]
 
-    def owner_of(self, tb) -> "Provider | None":
-        """The provider whose code raised, from a traceback: the innermost frame in a module of a
-        provider's top-level package (refsuite's own built-ins excepted)."""
+    def culprit(self, exc: BaseException) -> str:
+        """Who raised ``exc``, as a person names it: the plugin whose code the innermost frame of its
+        traceback belongs to (a provider's top-level package, refsuite's own excepted), if any."""
         packages = {p.value.split(":")[0].split(".")[0]: p for p in self.providers}
         packages.pop("refsuite", None)
-        owner = None
+        owner, tb = None, exc.__traceback__
         while tb is not None:
             module = tb.tb_frame.f_globals.get("__name__", "")
             owner = packages.get(module.split(".")[0], owner)
             tb = tb.tb_next
-        return owner
+        return f"plugin {owner.label}" if owner is not None else "code refsuite called"
 
     def broken(self, group: str) -> dict[str, str]:
         """The providers of ``group`` that failed to load: entry-point name -> the error's last line,
@@ -84,7 +84,7 @@ def _load(provider: Provider) -> None:
         provider.loaded = metadata.EntryPoint(provider.name, provider.value, provider.group).load()
     except KeyboardInterrupt:
         # the user's Ctrl-C stops everything; one the plugin raised itself is the plugin's failure
-        if not interrupts.active() or interrupts.received():
+        if not interrupts.raised_by_code():
             raise
         provider.error = traceback.format_exc()
     except (Exception, SystemExit):  # a plugin calling sys.exit() on import is a broken plugin, not an exit

@@ -68,6 +68,12 @@ def active() -> bool:
     return bool(_installed)
 
 
+def raised_by_code() -> bool:
+    """Whether a KeyboardInterrupt being handled now was raised by code itself (a plugin's), not by a
+    signal: only knowable while the handler is installed."""
+    return active() and not received()
+
+
 def received() -> bool:
     """Whether a handled signal arrived since :func:`install`, whether or not its KeyboardInterrupt got through."""
     return _received is not None
