@@ -93,3 +93,7 @@ def test_a_device_hook_that_exits_while_the_run_is_set_up_is_named(tmp_path):
     other = run_refsuite("run", "-k", "tensors.seed.golden", site=site, cwd=tmp_path)
     assert other.returncode == 0, other.stdout[-3000:] + other.stderr[-2000:]
     assert "hpu (not available: its is_available() raised SystemExit: 0)" in other.stdout
+    doctor = run_refsuite("doctor", site=site, cwd=tmp_path)
+    assert doctor.returncode == 1, doctor.stdout[-3000:] + doctor.stderr[-2000:]
+    assert "hpu    not available  its is_available() raised SystemExit: 0" in doctor.stdout
+    assert "datasets" in doctor.stdout.lower(), "the rest of the report is still printed"

@@ -11,7 +11,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..core.devices import resolve_devices
+    from ..core.devices import availability, resolve_devices
     from ..core.discovery import discover
     from ..core.errors import UsageError
     from ..core.records import environment
@@ -25,7 +25,13 @@ def main(args: argparse.Namespace) -> int:
     print(f"torchvision {env['torchvision']}")
     print(f"threads: intra-op {env['threads']}, inter-op {env['interop_threads']}")
     print("\ndevices:")
+    hooks_failed = False
     for name, dtype in plugins.devices.items():
+        available, problem = availability(dtype)
+        if problem is not None:  # the plugin's own hooks fail: say so, and go on with the others
+            hooks_failed = True
+            print(f"  {name:<6} not available  {problem}")
+            continue
         facts = dtype.facts()
         state = "available" if facts["available"] else "not available"
         print(f"  {name:<6} {state:<14} count={facts['count']} capabilities={','.join(facts['capabilities'])}"
@@ -72,4 +78,4 @@ def main(args: argparse.Namespace) -> int:
     if default_problem:
         print(f"\nthe default dataset cannot be used: {default_problem}")
     # a run would fail for any of these: so does the doctor
-    return 1 if plugins.failures or default_problem or named_problem else 0
+    return 1 if plugins.failures or hooks_failed or default_problem or named_problem else 0
