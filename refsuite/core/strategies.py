@@ -19,6 +19,8 @@ from hypothesis.extra import numpy as hnp
 
 from .devices import Device
 
+__all__ = ["FLOAT_DTYPES", "INT_DTYPES", "LAYOUTS", "Layout", "dtypes", "each_layout", "layouts", "shapes", "tensors"]
+
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
