@@ -21,6 +21,7 @@ def outside_xdist(monkeypatch):
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
 
 
+@pytest.mark.slow
 def test_bench_prints_the_table_and_writes_pytest_benchmark_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert cli.main(["bench", "--quick", "--json", str(out), *FEW]) == 0

@@ -202,6 +202,7 @@ PROBE = """
 """
 
 
+@pytest.mark.slow
 def test_eight_workers_told_of_sixteen_cores_run_two_threads_each_on_their_own_device(tmp_path):
     site = write_distribution(tmp_path / "site", "budget-probe", {"budget_probe": PROBE},
                               {"refsuite.units": {"probe": "budget_probe:units"},

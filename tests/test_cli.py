@@ -164,6 +164,7 @@ def test_doctor_reports_versions_devices_and_broken_plugins(site):
     assert res.returncode == 1  # doctor fails while a plugin is broken
 
 
+@pytest.mark.slow
 def test_broken_plugin_is_one_failing_item_and_hides_nothing(site, tmp_path):
     record = tmp_path / "results.json"
     res = run_refsuite("run", "-v", "--record", str(record), site=site, cwd=tmp_path)
@@ -200,6 +201,7 @@ def test_run_that_selects_nothing_is_not_green(tmp_path):
     assert res.returncode == pytest.ExitCode.NO_TESTS_COLLECTED
 
 
+@pytest.mark.slow
 def test_without_the_fastpath_plugin_nothing_is_compiled(tmp_path):
     from importlib.metadata import PackageNotFoundError, distribution
 

@@ -42,6 +42,7 @@ def test_header_counts_add_up_beside_test_files(tmp_path):
     assert f"3 passed, {deselected} deselected" in res.stdout
 
 
+@pytest.mark.slow
 def test_a_node_id_runs_one_unit(tmp_path):
     res = run_pytest("-v", "refsuite::tensors.seed.golden[cpu]", cwd=tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr

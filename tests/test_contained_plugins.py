@@ -10,7 +10,7 @@ RAISES = {
 }
 
 
-@pytest.mark.parametrize("kind", RAISES)
+@pytest.mark.parametrize("kind", ["exits", pytest.param("interrupts", marks=pytest.mark.slow)])
 def test_a_plugin_that_exits_or_interrupts_on_import_is_a_failing_provider(kind, tmp_path):
     site = write_distribution(tmp_path / "site", f"refsuite-{kind}", {f"plugin_{kind}": RAISES[kind]},
                               {"refsuite.units": {kind: f"plugin_{kind}:units"}})

@@ -121,6 +121,7 @@ def test_a_dataset_that_breaks_its_contract_says_how(fakedata, monkeypatch):
         "not uint8 N×H×W×3; test.targets run from 5 to 14, outside 0..9")
 
 
+@pytest.mark.slow
 def test_fakedata_as_an_installed_plugin_is_green_with_visible_skips(env, tmp_path):  # noqa: F811
     env.install(_project(tmp_path, "refsuite-fakedata", "refsuite_fakedata", FAKEDATA, "fakedata",
                          group="refsuite.datasets", target="FAKEDATA"))

@@ -1,5 +1,6 @@
 """The layout's rules, as tests: the framework never imports what builds on it (import-linter, with
-the contracts in pyproject.toml), and the public API is one ``__all__``."""
+the contracts in pyproject.toml), functions and modules stay small (ruff and pylint, with the limits
+in pyproject.toml), and the public API is one ``__all__``."""
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,15 @@ def test_a_planted_upward_import_breaks_a_contract(tmp_path, module, planted):
     path.write_text(path.read_text() + f"\n{planted}  # planted\n")
     done = _lint(tmp_path)
     assert done.returncode != 0 and "BROKEN" in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("linter", [
+    ["ruff", "check", "--no-cache", "--output-format", "concise", "refsuite"],  # statements, branches, complexity
+    ["pylint", "refsuite"],  # module length
+], ids=["ruff", "pylint"])
+def test_functions_and_modules_stay_within_the_size_limits(linter):
+    done = subprocess.run([sys.executable, "-m", *linter], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{' '.join(linter)} (limits in pyproject.toml):\n{done.stdout}{done.stderr}"
 
 
 def test_the_public_api_is_one_all_and_every_name_resolves():

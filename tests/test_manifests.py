@@ -132,6 +132,7 @@ def test_a_manifest_of_the_known_faults_is_green_and_goes_red_once_they_are_fixe
     assert f"expected to fail on cpu by {known}:2, yet it passed: the fault is gone; delete {known}:2" in fixed.stdout
 
 
+@pytest.mark.slow
 def test_the_same_under_pytest_with_xdist_and_junit(planted):
     base = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--device=cpu", "--expect", "known.toml",
             "-k", "faulty", "-n", "2", "--junitxml", "units.xml"]
@@ -166,6 +167,7 @@ def test_an_expected_skip_is_no_strict_failure_and_one_that_runs_is_red(planted)
     assert green.returncode == 0, green.stdout + green.stderr
 
 
+@pytest.mark.slow
 def test_expect_writes_a_manifest_that_a_run_accepts_with_a_warning_for_its_todos(planted, records):
     made = refsuite(planted, "expect", str(records["bad"]), "--device", "cpu", fault=False)
     assert made.returncode == 0, made.stderr

@@ -79,6 +79,7 @@ def _pasted_plugin(into: Path) -> Path:
     return into / Path(files[0][0]).parts[0]
 
 
+@pytest.mark.slow
 def test_the_minimal_plugin_in_plugins_md_installs_and_passes(env):  # noqa: F811
     # Outside the repository (tmp_path may sit inside it when pytest's basetemp does).
     with tempfile.TemporaryDirectory(prefix="refsuite-paste-") as tmp:

@@ -56,6 +56,7 @@ def env(tmp_path_factory):
     return Env(path)
 
 
+@pytest.mark.slow
 def test_unit_plugin_appears_runs_and_uninstalls(env, tmp_path):
     env.install(PLUGINS / "refsuite-autograd")
     listed = env.refsuite("list", "autograd.*")
@@ -82,6 +83,7 @@ def _recorded_run(env: Env, tmp_path: Path, *args: str) -> dict:
     return {r["unit"]: r for r in json.loads(record.read_text())["results"]}
 
 
+@pytest.mark.slow
 def test_device_plugin_runs_shape_units_and_skips_value_units(env, tmp_path):
     env.install(PLUGINS / "refsuite-meta")
     doctor = env.refsuite("doctor")
@@ -96,6 +98,7 @@ def test_device_plugin_runs_shape_units_and_skips_value_units(env, tmp_path):
     env.pip("uninstall", "-y", "-q", "refsuite-meta")
 
 
+@pytest.mark.slow
 def test_backend_plugin_without_its_backend_says_why(env, tmp_path):
     import importlib.util
 
@@ -109,6 +112,7 @@ def test_backend_plugin_without_its_backend_says_why(env, tmp_path):
     env.pip("uninstall", "-y", "-q", "refsuite-xla")
 
 
+@pytest.mark.slow
 def test_dataset_plugin_trains_lenet_on_real_digits(env, tmp_path):
     env.install(PLUGINS / "refsuite-digits")
     doctor = env.refsuite("doctor")
@@ -124,6 +128,7 @@ def test_dataset_plugin_trains_lenet_on_real_digits(env, tmp_path):
     env.pip("uninstall", "-y", "-q", "refsuite-digits")
 
 
+@pytest.mark.slow
 def test_fastpath_plugin_adds_its_units_and_bench_variants(env, tmp_path):
     env.install(PLUGINS / "refsuite-fastpath")
     listed = env.refsuite("list", "fastpath.*")
@@ -159,6 +164,7 @@ def _project(tmp_path: Path, name: str, module: str, source: str, entry: str,
     return project
 
 
+@pytest.mark.slow
 def test_broken_and_duplicate_plugins_are_named_and_hide_nothing(env, tmp_path):
     env.install(_project(tmp_path, "refsuite-broken", "refsuite_broken", "raise ImportError('broken on purpose')", "broken"))
     env.install(_project(tmp_path, "refsuite-dup", "refsuite_dup", '''

@@ -149,7 +149,7 @@ def test_a_failure_that_is_no_comparison_gets_a_bundle_that_points_back(planted,
 
 @pytest.mark.parametrize("fault, unit, expression", [
     ("conv2d", "models.conv.conv2d_matches_numpy", "F.conv2d(x, w, b, padding=1)"),
-    ("mul", "tensors.arithmetic.broadcast_matches_numpy", "torch.mul(a, b)"),
+    pytest.param("mul", "tensors.arithmetic.broadcast_matches_numpy", "torch.mul(a, b)", marks=pytest.mark.slow),
 ])
 def test_built_in_units_recompute_their_op(planted, fault, unit, expression):
     out = planted / f"builtin-{fault}"

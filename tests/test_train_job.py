@@ -6,6 +6,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from distributions import ctrl_c_reaches_it, run_refsuite
 
 
@@ -71,6 +73,7 @@ def test_ctrl_c_during_evaluation_keeps_the_finished_training(tmp_path):
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")], "a temporary file was left behind"
 
 
+@pytest.mark.slow
 def test_metrics_say_the_run_was_evaluated(tmp_path):
     out = tmp_path / "out"
     res = run_refsuite("train", "--epochs", "1", "--batch-size", "64", "--out", str(out), cwd=tmp_path)
