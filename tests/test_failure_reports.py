@@ -153,6 +153,7 @@ GROUPED = '''
 '''
 
 
+@pytest.mark.slow
 def test_an_exception_group_is_summarised_and_each_example_replays_from_the_command_line(tmp_path):
     site = write_distribution(tmp_path / "site", "refsuite-grouped", {"refsuite_grouped": GROUPED},
                               {"refsuite.units": {"grouped": "refsuite_grouped:units"}})
