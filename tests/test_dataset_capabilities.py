@@ -91,7 +91,7 @@ def test_a_dataset_declaring_an_unknown_capability_is_a_broken_plugin(fakedata):
                         loaded=types.SimpleNamespace(name="fakedata", capabilities=frozenset({"colour", "coloured"})))
     found = classify([provider])
     assert "fakedata" not in found.datasets
-    assert "declares unknown capabilities ['coloured']" in provider.error
+    assert "declares unknown capabilities ['coloured']" in found.broken("refsuite.datasets")["fakedata"]
 
 
 def test_random_labels_fail_the_loop_unless_the_dataset_says_so(unit, fakedata, monkeypatch):

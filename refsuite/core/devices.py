@@ -5,6 +5,28 @@ queued work, which dtypes it supports and how loose comparisons on it may be. Th
 built-ins below are registered through the ``refsuite.devices`` entry-point group like
 any third-party device; any other device type torch knows (an out-of-tree backend that
 torch autoloads) gets :class:`GenericDeviceType`.
+
+Note [Adding a device type]
+~~~~~~~~~~~~~~~~~~~~~~~~~~~
+1. Instantiate :class:`DeviceType` (a backend with one always-present device that queues nothing:
+   :class:`SingleDeviceType`), subclassing it only for what ``torch.<name>`` does not give.
+2. ``name`` is the torch device type and the entry point's name. Declare ``dtypes``,
+   ``capabilities`` (:data:`KNOWN_CAPABILITIES`; units needing one it lacks skip with the reason,
+   ``lacking={capability: why}`` adds the evidence), ``tolerances={dtype: (rtol, atol)}`` and, where
+   each new shape compiles, ``max_examples``.
+3. Hooks to override where the backend differs: ``device_count`` (availability is count > 0),
+   ``unavailable_reason``, ``synchronize``/``synchronize_problem`` (benchmarks wait through them),
+   ``select``, ``flush`` (a lazy backend's step boundary), ``devices``, ``facts``. Import the
+   backend inside the hooks, not at import time: every run loads every device plugin.
+4. Register the instance in your pyproject::
+
+       [project.entry-points."refsuite.devices"]
+       meta = "refsuite_meta:META"
+
+5. Test it: ``refsuite doctor --device NAME``, and ``pytest --device NAME`` with refsuite.testing's
+   ``unit`` fixture (``pytest_plugins = ["refsuite.testing"]``) running units there.
+Discovery checks that the object is a DeviceType named as its entry point; a hook that raises
+makes the type unavailable with the reason (:func:`availability`), not the run.
 """
 from __future__ import annotations
 
@@ -153,12 +175,15 @@ class DeviceType:
         return facts
 
 
-class CPUDeviceType(DeviceType):
+class SingleDeviceType(DeviceType):
+    """A device type with exactly one device, always present, that queues no work: the host CPU,
+    torch's meta device."""
+
     def device_count(self) -> int:
         return 1
 
     def synchronize(self, device: torch.device) -> None:
-        pass  # CPU kernels run synchronously
+        pass  # kernels have finished when the call returns (meta runs none)
 
     def synchronize_problem(self) -> str | None:
         return None
@@ -166,6 +191,8 @@ class CPUDeviceType(DeviceType):
     def devices(self) -> list["Device"]:
         return [Device(self, None)]
 
+
+class CPUDeviceType(SingleDeviceType):
     def facts(self) -> dict:
         facts = super().facts()
         facts["names"] = [f"cpu ({torch.get_num_threads()} intra-op threads)"]

@@ -1,4 +1,25 @@
-"""Units (a named, sectioned check plus what it needs) and the registry that holds them."""
+"""Units (a named, sectioned check plus what it needs) and the registry that holds them.
+
+Note [Adding units]
+~~~~~~~~~~~~~~~~~~~
+1. In your plugin's module make one ``units = UnitGroup()``; the entry point names that object.
+2. Decorate each check ``@units.unit("section.topic.claim", requires=...)``: the id is dotted
+   lowercase words starting with its section (:data:`SECTIONS`, or one of your own); the check's
+   docstring's first line is the unit's summary; it takes a :class:`~refsuite.core.context.Context`.
+3. Say what it needs in :class:`Requires`: device capabilities (``SHAPES_ONLY`` runs on meta,
+   ``FLOAT64``), ``dataset``/``dataset_capabilities``, ``packages``, ``min_torch``, ``slow``,
+   ``device_check``; anything unmet is a visible skip with the reason. Renamed? keep the old id
+   in ``aliases`` so records made under it still pair.
+4. Register the group in your pyproject::
+
+       [project.entry-points."refsuite.units"]
+       mine = "refsuite_mine.units:units"
+
+5. Test it with refsuite.testing (``pytest_plugins = ["refsuite.testing"]``): ``unit.run(id)``
+   on the real code, ``unit.fails(id, match=...)`` with a fault planted by ``monkeypatch``.
+Discovery checks that the object is an iterable of :class:`Unit` with well-formed ids, and
+registers all of a provider's units or, on a clashing id, none (a failing provider).
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -8,6 +29,7 @@ import re
 import warnings
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
+from .dataset_contract import DATASET_CAPABILITIES
 from .errors import DuplicateUnitError
 from .packages import package_problem
 from .torch_version import torch_at_least
@@ -20,16 +42,6 @@ if TYPE_CHECKING:
 SECTIONS = ("tensors", "models", "data", "training", "evaluation")
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
-
-#: What a dataset can declare it has (``DatasetPlugin.capabilities``) and units can need
-#: (``Requires.dataset_capabilities``), with what each means. A unit needing one the selected
-#: dataset lacks is a visible skip naming the dataset and the capability.
-DATASET_CAPABILITIES = {
-    "learnable": "labels a model can learn from the images, not random ones",
-    "colour": "three colour channels (RGB)",
-    "32x32": "32×32 images, the size the tutorial's nets take",
-    "ten_classes": "ten classes, labels 0 to 9, one per output of the tutorial's nets",
-}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,92 +1,40 @@
-"""The dataset plugin contract, and the session's chosen dataset."""
+"""The dataset plugin contract, and the session's chosen dataset.
+
+Note [Adding a dataset]
+~~~~~~~~~~~~~~~~~~~~~~~
+1. Subclass :class:`DatasetPlugin` (the contract lives in :mod:`refsuite.core.dataset_contract`,
+   re-exported here and as ``refsuite.DatasetPlugin``) and make one module-level instance.
+2. Set ``name`` (the entry point's name), ``description`` (one line for ``refsuite doctor``) and
+   ``capabilities``: a frozenset of :data:`DATASET_CAPABILITIES` names the data really has.
+3. ``problem(root, download)``: None when ``load`` would work, else what is missing and what to do.
+   Keep it cheap: it runs before any unit, so a bad ``--dataset`` runs nothing.
+4. ``load(root, download)``: a :class:`LoadedDataset`; ``train``/``test`` expose uint8 ``data``
+   and ``targets`` (see its docstring). Never read data at import: every run imports the plugin.
+5. Register it in your pyproject::
+
+       [project.entry-points."refsuite.datasets"]
+       digits = "refsuite_digits.dataset:DIGITS"
+
+6. Test it with ``refsuite.testing.check_dataset(DIGITS)`` (the contract and the declared
+   capabilities, on loaded data) and ``unit.select_dataset(DIGITS)`` to run units on it.
+Discovery checks step 2 and the methods' signatures without loading data: a plugin that breaks
+them is a failing provider (``refsuite doctor`` names it), not an error at first use.
+"""
 from __future__ import annotations
 
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping
 
+from ..core.dataset_contract import DATASET_CAPABILITIES, DatasetPlugin, LoadedDataset
 from ..core.errors import DatasetError, UsageError
-from ..core.registry import DATASET_CAPABILITIES
+
+__all__ = ["DATASET_CAPABILITIES", "DATA_ROOT_ENV", "DEFAULT_DATASET", "DatasetPlugin", "DatasetSelection",
+           "LoadedDataset"]
 
 DEFAULT_DATASET = "synthetic-cifar10"
 DATA_ROOT_ENV = "REFSUITE_DATA_ROOT"
-
-
-@dataclasses.dataclass
-class LoadedDataset:
-    """What a dataset plugin hands to units.
-
-    ``train`` and ``test`` are torch datasets of (PIL image, int label), as torchvision's are, and
-    also hold the whole split as arrays, which the training path reads without decoding images one
-    by one (:func:`refsuite.tutorial.data.to_tensors`):
-
-    * ``data``: uint8 images, N×H×W×C (colour) or N×H×W (greyscale);
-    * ``targets``: N integer labels in ``range(len(classes))``.
-    """
-
-    name: str
-    train: Any
-    test: Any
-    classes: Sequence[str]
-    #: per-channel mean and std of the training images after ToTensor, as the dataset documents them
-    mean: Sequence[float]
-    std: Sequence[float]
-    #: input channels (3 for CIFAR-10, 1 for greyscale sets)
-    channels: int = 3
-
-    def contract_problems(self, capabilities: frozenset = frozenset()) -> list[str]:
-        """What in this dataset breaks the contract, or contradicts the ``capabilities`` declared for it."""
-        import numpy as np
-
-        problems = []
-        if self.channels not in (1, 3):
-            problems.append(f"channels is {self.channels}, not 1 (greyscale) or 3 (colour)")
-        for what in ("mean", "std"):
-            if len(getattr(self, what)) != self.channels:
-                problems.append(f"{what} has {len(getattr(self, what))} values for {self.channels} channel(s)")
-        for split in ("train", "test"):
-            ds = getattr(self, split)
-            data, targets = getattr(ds, "data", None), getattr(ds, "targets", None)
-            if data is None or targets is None:
-                problems.append(f"{split} has no `data` and `targets` (the decoded arrays)")
-                continue
-            data, targets = np.asarray(data), np.asarray(targets)
-            ndim = 4 if self.channels == 3 else 3
-            if data.dtype != np.uint8 or data.ndim != ndim or (ndim == 4 and data.shape[3] != self.channels):
-                problems.append(f"{split}.data is {data.dtype} {data.shape}, not uint8 N×H×W" + ("×3" if self.channels == 3 else ""))
-                continue
-            if len(targets) != len(data) or len(data) == 0:
-                problems.append(f"{split} has {len(data)} images and {len(targets)} targets")
-            elif targets.min() < 0 or targets.max() >= len(self.classes):
-                problems.append(f"{split}.targets run from {targets.min()} to {targets.max()}, outside 0..{len(self.classes) - 1}")
-            if "32x32" in capabilities and data.shape[1:3] != (32, 32):
-                problems.append(f"declares 32x32 but {split} images are {data.shape[1]}×{data.shape[2]}")
-        if "colour" in capabilities and self.channels != 3:
-            problems.append(f"declares colour but has {self.channels} channel(s)")
-        if "ten_classes" in capabilities and len(self.classes) != 10:
-            problems.append(f"declares ten_classes but has {len(self.classes)} classes")
-        return problems
-
-
-class DatasetPlugin:
-    """Subclass and register an instance under ``refsuite.datasets``.
-
-    ``name`` must equal the entry point's name. ``problem`` says what is missing (or None
-    when :meth:`load` would work); ``load`` returns a :class:`LoadedDataset`. ``capabilities``
-    says what the dataset has (see ``refsuite.DATASET_CAPABILITIES``): units needing one it
-    lacks are skipped with the reason. The default is a CIFAR-10-like dataset: declare yours.
-    """
-
-    name: str = ""
-    description: str = ""
-    capabilities: frozenset = frozenset(DATASET_CAPABILITIES)
-
-    def problem(self, root: Path | None, download: bool) -> str | None:
-        return None
-
-    def load(self, root: Path | None, download: bool) -> LoadedDataset:
-        raise NotImplementedError
 
 
 @dataclasses.dataclass

@@ -56,8 +56,10 @@ def _cpu_key() -> str:
     return hashlib.sha256(flags.encode()).hexdigest()[:12]
 
 
-def unavailable() -> str | None:
-    """Why the C kernels cannot be built or loaded here (None: they can)."""
+def unavailable(device_kind: str = "cpu") -> str | None:
+    """Why the C kernels cannot be built or loaded here, or run on ``device_kind`` (None: they can)."""
+    if device_kind != "cpu":
+        return f"refsuite's C kernels run on the CPU, not on {device_kind}"
     try:
         _library()
     except subprocess.CalledProcessError as exc:

@@ -49,11 +49,9 @@ def _equal_tutorial_path(ctx, kernels) -> None:
 
 
 def _c_kernels_unavailable(device) -> str | None:
-    if device.type.name != "cpu":
-        return f"refsuite's C kernels run on the CPU, not on {device.type.name}"
     from . import c_kernels  # builds the library on first use
 
-    return c_kernels.unavailable()
+    return c_kernels.unavailable(device.type.name)
 
 
 @units.unit("fastpath.c_kernels.equal_tutorial_path", requires=Requires(device_check=_c_kernels_unavailable),

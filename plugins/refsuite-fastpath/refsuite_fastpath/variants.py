@@ -1,31 +1,32 @@
 """Benchmark variants for ``refsuite bench``, registered under the ``refsuite.bench_variants`` entry point."""
 from __future__ import annotations
 
+import importlib
+
 from refsuite.bench.variants import Variant
 
 
+#: the kernel set for each device kind: the one place the variants dispatch by device
+_KERNELS = {"cpu": "c_kernels", "cuda": "triton_kernels"}
+
+
 def _kernels_for(device_kind: str):
-    if device_kind == "cpu":
-        from . import c_kernels
-
-        return c_kernels
-    from . import triton_kernels
-
-    return triton_kernels
+    """The kernel module for ``device_kind``; LookupError where there is none, ImportError where its
+    toolchain (Triton) is missing."""
+    module = _KERNELS.get(device_kind)
+    if module is None:
+        raise LookupError(f"refsuite-fastpath's kernels exist for cpu (C) and cuda (Triton), not {device_kind}")
+    return importlib.import_module(f".{module}", __package__)
 
 
 def _unavailable(device_kind: str) -> str | None:
-    if device_kind == "cpu":
-        from . import c_kernels
-
-        return c_kernels.unavailable()
-    if device_kind == "cuda":
-        try:
-            from . import triton_kernels
-        except ImportError as exc:
-            return f"refsuite-fastpath's Triton kernels need triton: {exc}"
-        return triton_kernels.unavailable(device_kind)
-    return f"refsuite-fastpath's kernels exist for cpu (C) and cuda (Triton), not {device_kind}"
+    try:
+        kernels = _kernels_for(device_kind)
+    except LookupError as exc:
+        return str(exc)
+    except ImportError as exc:
+        return f"refsuite-fastpath's {_KERNELS[device_kind]} for {device_kind} cannot be imported: {exc}"
+    return kernels.unavailable(device_kind)
 
 
 def _fused_stage(net, stage: str, device_kind: str):
