@@ -82,6 +82,7 @@ class DeviceType:
         description: str = "",
         lacking: Mapping[str, str] | None = None,
         max_examples: int | None = None,
+        distributed_backend: str | None = None,
     ) -> None:
         self.name = name
         self.dtypes = frozenset(dtypes)
@@ -99,6 +100,8 @@ class DeviceType:
         #: at most this many hypothesis examples per property here: a backend that compiles a graph for
         #: every new shape spends seconds per example (None: the profile decides)
         self.max_examples = max_examples
+        #: the torch.distributed backend its ranks join under torchrun (None: torch's default for the type)
+        self.distributed_backend = distributed_backend
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
