@@ -90,19 +90,19 @@ def test_the_default_generations_digests_in_the_code_are_what_it_generates():
 
 
 def test_a_cache_matching_the_known_digests_is_not_rendered_and_a_changed_file_is(small, tmp_path, monkeypatch):
-    from refsuite.datasets import synthetic
+    from refsuite.datasets import synthetic, synthetic_generation
 
     target, want = small.ensure(tmp_path)
     monkeypatch.setitem(synthetic.KNOWN, (synthetic.FORMAT_VERSION, 3, 100, 20), want)
-    monkeypatch.setattr(synthetic, "_EXPECTED", {})
-    render = synthetic.render
+    monkeypatch.setattr(synthetic_generation, "_EXPECTED", {})
+    render = synthetic_generation.render
 
     def forbidden(*a, **k):
         raise AssertionError("a cache with the known digests was rendered again")
 
-    monkeypatch.setattr(synthetic, "render", forbidden)
+    monkeypatch.setattr(synthetic_generation, "render", forbidden)
     assert small.ensure(tmp_path) == (target, want)
-    monkeypatch.setattr(synthetic, "render", render)
+    monkeypatch.setattr(synthetic_generation, "render", render)
     (target / BASE_FOLDER / "data_batch_1").write_bytes(b"not a pickle")
     monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("unpickled before its checksum was verified"))
     with pytest.warns(UserWarning, match="corrupt"):

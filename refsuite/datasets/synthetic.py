@@ -1,43 +1,37 @@
 """``synthetic-cifar10``: an offline, deterministic, learnable stand-in written in CIFAR-10's format.
 
-Each class is a picture a person tells apart at a glance (stripes in three directions, a
-checkerboard, rings, a disc, dots, a cross, a square outline, a triangle), each in its own
-colour, moved, turned and scaled per image, with modest noise (:data:`PICTURES`). The files are
-read back through torchvision's own CIFAR10 class with its integrity check kept.
+The pictures are :mod:`.synthetic_pictures`', the files and their expected digests
+:mod:`.synthetic_generation`'s; the files are read back through torchvision's own CIFAR10 class
+with its integrity check kept (:mod:`.synthetic_written` reads them without torchvision, for units).
 
-What is trusted: generation is deterministic by seed and size, so the files' expected SHA-256
-digests come from the code — never from a file beside the data: for the default generation a
-table in the code (:data:`KNOWN`, which a test regenerates), otherwise by generating the same bytes
-in memory (0.6 s for the default 6,000 images, once per process). A file that does not match is
-never unpickled: the cache is regenerated with a warning. The cache is written atomically
-(temporary directory, then rename) under a file lock; a valid cache is read without the lock, so
-a read-only one works. Its whole path is checked (:mod:`refsuite.core.cache`), and within it the
-dataset's directory may hold no symbolic link and nothing another user owns (refused), nor anything
-group or others may write (regenerated).
+What is trusted: the expected digests come from the code. A file that does not match is never
+unpickled: the cache is regenerated with a warning. The cache is written atomically (temporary
+directory, then rename) under a file lock; a valid cache is read without the lock, so a read-only
+one works. Its whole path is checked (:mod:`refsuite.core.cache`), and within it the dataset's
+directory may hold no symbolic link and nothing another user owns (refused), nor anything group or
+others may write (regenerated).
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import os
-import pickle
 import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Iterator
-
-import numpy as np
 
 from ..core.cache import default_cache_dir, private_dir, private_tree, refuse_unless_private
 from ..core.errors import DatasetError, UsageError
 from ..core.locks import waiting_lock
 from .base import DatasetPlugin, LoadedDataset
-from .cifar_format import (BASE_FOLDER, CIFAR10_LABEL_NAMES, META_FILE, TEST_FILE, TRAIN_FILES, batch_bytes,
-                           hashed_read, meta_bytes, reader)
+from .cifar_format import BASE_FOLDER, META_FILE, TEST_FILE, TRAIN_FILES, hashed_read, reader
+from .synthetic_generation import FORMAT_VERSION, KNOWN, MANIFEST, Expected, expected, generate
+from .synthetic_pictures import NOISE, PICTURES, render
+from .synthetic_written import SyntheticDataset
 
-FORMAT_VERSION = 4
+# the plugin's own names, and the generation's and the pictures' that its users reach through it
+__all__ = ["DEFAULT_SIZE", "FORMAT_VERSION", "KNOWN", "MANIFEST", "MAX_SIZE", "MIN_IMAGES", "MIN_SIZE", "NOISE",
+           "PICTURES", "SIZE_ENV", "SYNTHETIC_CIFAR10", "SyntheticCIFAR10", "expected", "generate", "parse_size", "render"]
+
 SIZE_ENV = "REFSUITE_SYNTHETIC_SIZE"  # "TRAIN,TEST", e.g. "5000,1000"
 DEFAULT_SIZE = (5000, 1000)
 #: images per split that $REFSUITE_SYNTHETIC_SIZE may ask for. The fewest every unit of `refsuite run`
@@ -47,27 +41,6 @@ DEFAULT_SIZE = (5000, 1000)
 MIN_SIZE, MAX_SIZE = 600, 50_000
 #: the fewest images per split a generation may have: one per class (built in code, e.g. for tests)
 MIN_IMAGES = 10
-#: what the directory holds, for people; nothing in it is trusted
-MANIFEST = "refsuite-manifest.json"
-#: the pixel noise's standard deviation (pixel values in [0, 1])
-NOISE = 0.1
-
-#: each class's colour, hues far apart (every image jitters it)
-_PALETTE = np.array(
-    [[0.30, 0.55, 1.00],  # plane: blue
-     [0.95, 0.20, 0.20],  # car: red
-     [1.00, 0.90, 0.20],  # bird: yellow
-     [1.00, 0.55, 0.10],  # cat: orange
-     [0.75, 0.50, 0.25],  # deer: brown
-     [1.00, 0.45, 0.80],  # dog: pink
-     [0.25, 0.80, 0.30],  # frog: green
-     [0.65, 0.35, 0.95],  # horse: violet
-     [0.20, 0.85, 0.85],  # ship: cyan
-     [0.92, 0.92, 0.92]]  # truck: white
-)
-#: each class's picture, in words (the README lists them too)
-PICTURES = ("blue horizontal stripes", "red vertical stripes", "yellow diagonal stripes", "orange checkerboard",
-            "brown rings", "pink disc", "green dots", "violet cross", "cyan square outline", "white triangle")
 
 
 def parse_size(text: str, source: str = SIZE_ENV) -> tuple[int, int]:
@@ -81,250 +54,6 @@ def parse_size(text: str, source: str = SIZE_ENV) -> tuple[int, int]:
             raise UsageError(f"{source}={text!r}: each split needs {MIN_SIZE} to {MAX_SIZE:,} images (fewer leave "
                              f"the training units too little data; {MAX_SIZE:,},{MAX_SIZE:,} takes about 4 GB of memory)")
     return train, test
-
-
-def split_sizes(total: int, parts: int) -> list[int]:
-    """``total`` images over ``parts`` files, as even as they go (the first files take the remainder)."""
-    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
-
-
-def _inside(distance, edge: float = 0.03):
-    """1 where ``distance`` < 0 (inside a shape), 0 outside, with an edge ``edge`` wide (anti-aliased)."""
-    return 0.5 - 0.5 * np.tanh(distance / edge)
-
-
-def _pattern(label: int, x, y, phase):
-    """The class's picture as a mask in [0, 1] over coordinates x, y in about [-1, 1]."""
-    wave = 2 * np.pi * 2.5  # 2.5 cycles per half-width: five stripes across the image
-    if label in (0, 1, 2):  # stripes: horizontal, vertical, diagonal
-        along = (y, x, (x + y) / np.sqrt(2))[label]
-        return 0.5 + 0.5 * np.sin(wave * along + phase)
-    if label == 3:  # checkerboard
-        return _inside(-np.sin(2 * np.pi * x + phase) * np.sin(2 * np.pi * y + phase), 0.3)
-    if label == 4:  # concentric rings
-        return 0.5 + 0.5 * np.sin(wave * np.hypot(x, y) + phase)
-    if label == 5:  # disc
-        return _inside(np.hypot(x, y) - 0.55)
-    if label == 6:  # a grid of dots
-        return _inside(0.5 - np.cos(2 * np.pi * 1.75 * x + phase) * np.cos(2 * np.pi * 1.75 * y + phase), 0.3)
-    if label == 7:  # cross
-        return np.maximum(_inside(np.abs(x) - 0.18), _inside(np.abs(y) - 0.18))
-    if label == 8:  # square outline
-        return _inside(np.abs(np.maximum(np.abs(x), np.abs(y)) - 0.5) - 0.1)
-    return _inside(np.maximum(-y - 0.45, 1.8 * np.abs(x) + y - 0.55))  # triangle
-
-
-def render(rng: np.random.Generator, labels: np.ndarray, noise: float = NOISE) -> np.ndarray:
-    """N×3×32×32 uint8 images for the given labels: each class's picture in its colour on a dark
-    background, moved, turned, scaled and shifted in phase per image, with pixel noise of standard
-    deviation ``noise`` (drawn last, so ``noise=0`` gives the same pictures without it)."""
-    n = len(labels)
-    grid = (np.arange(32) + 0.5) / 16 - 1
-    yy, xx = np.meshgrid(grid, grid, indexing="ij")
-    shift = rng.uniform(-0.2, 0.2, (n, 2, 1, 1))
-    turn = rng.uniform(-0.2, 0.2, (n, 1, 1))
-    scale = rng.uniform(0.85, 1.15, (n, 1, 1))
-    phase = rng.uniform(0, 2 * np.pi, (n, 1, 1))
-    x, y = xx - shift[:, 0], yy - shift[:, 1]
-    x, y = (np.cos(turn) * x - np.sin(turn) * y) / scale, (np.sin(turn) * x + np.cos(turn) * y) / scale
-    mask = np.empty((n, 32, 32))
-    for label in np.unique(labels):
-        rows = labels == label
-        mask[rows] = _pattern(int(label), x[rows], y[rows], phase[rows])
-    # Brightness, tint, background and noise vary per image, not so much that a person looks twice.
-    fg = _PALETTE[labels] * rng.uniform(0.8, 1.0, (n, 1)) + rng.normal(0, 0.06, (n, 3))
-    bg = rng.uniform(0.03, 0.25, (n, 1)) + rng.normal(0, 0.04, (n, 3))
-    # float32 and in place: the default 6,000 images are rendered in every process that checks them
-    img = rng.standard_normal((n, 3, 32, 32), dtype=np.float32)
-    img *= noise * 255
-    img += (255 * bg[:, :, None, None]).astype(np.float32)
-    img += mask.astype(np.float32)[:, None] * (255 * (fg - bg)[:, :, None, None]).astype(np.float32)
-    return np.clip(np.rint(img, out=img), 0, 255, out=img).astype(np.uint8)
-
-
-@dataclasses.dataclass(frozen=True)
-class Expected:
-    """What a generation produces: each file's SHA-256, and the training images' per-channel statistics."""
-
-    digests: dict
-    mean: tuple
-    std: tuple
-
-
-def batches(seed: int, train_size: int, test_size: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """Each batch file's name, images (N×3×32×32 uint8, as rendered) and labels, in the order they are
-    generated. Lazy: the first file costs its own rendering only, a later one every rendering before it."""
-    rng = np.random.default_rng(seed)
-    sizes = split_sizes(train_size, len(TRAIN_FILES))
-    for name, n in [*zip(TRAIN_FILES, sizes), (TEST_FILE, test_size)]:
-        labels = np.arange(n) % 10
-        rng.shuffle(labels)
-        yield name, render(rng, labels), labels
-
-
-def _files(seed: int, train_size: int, test_size: int, stats: dict) -> Iterator[tuple[str, bytes]]:
-    """Each file's name and bytes, in order; ``stats`` receives the training pixels' mean and std at the end."""
-    sizes = split_sizes(train_size, len(TRAIN_FILES))
-    total, total_sq, count = np.zeros(3), np.zeros(3), 0
-    for i, (name, images, labels) in enumerate(batches(seed, train_size, test_size)):
-        n = len(labels)
-        test = name == TEST_FILE
-        yield name, batch_bytes(images, labels, "testing batch 1 of 1" if test else f"training batch {i + 1} of 5")
-        if not test:
-            pixels = images.astype(np.float64) / 255.0
-            total += pixels.sum(axis=(0, 2, 3))
-            total_sq += (pixels**2).sum(axis=(0, 2, 3))
-            count += n * 32 * 32
-    yield META_FILE, meta_bytes(CIFAR10_LABEL_NAMES, sizes[0])
-    mean = total / count
-    stats["mean"] = tuple(mean.tolist())
-    stats["std"] = tuple(np.sqrt((total_sq - count * mean**2) / (count - 1)).tolist())  # Bessel, as torch.std
-
-
-#: (seed, train size, test size) -> what that generation produces, once per process
-_EXPECTED: dict[tuple, Expected] = {}
-
-
-def _floats(hexadecimal: str) -> tuple:
-    return tuple(float.fromhex(x) for x in hexadecimal.split())
-
-
-#: (format, seed, train size, test size) -> what the default generation produces under numpy 2
-#: (numpy 1 pickles arrays under other module names). Every run reads the default cache: a cache
-#: holding exactly these files is trusted without rendering it again. Anything else (other sizes,
-#: another numpy, a corrupt file) is checked against a fresh rendering, so a stale entry costs time,
-#: never trust. tests/test_datasets.py checks the entry against the code.
-KNOWN: dict[tuple, Expected] = {
-    (4, 0, 5000, 1000): Expected(
-        digests={
-            "data_batch_1": "138969eccef3c492e18c03899397d7477271bb25ddf663e405decb0ecd73381c",
-            "data_batch_2": "2e45cb5837843e1173f2e1699b56671df855785d587be151e9909781f3c05560",
-            "data_batch_3": "97eaa0c93115f7ef00a207064618019678085be5b6634c327eed23b7a866c777",
-            "data_batch_4": "2f8862e4db9d63b5c1a651396a6c7170f180a222e8c64094642af04828e3a643",
-            "data_batch_5": "2c4c7b1cbdc1001c8e862326fb56d4500ee51b67cb6654bedd45ca4822cf10aa",
-            "test_batch": "944d3aeabd2b4eada141547aa48f864e455aa17f080055bce8ab7a4245d98ebd",
-            "batches.meta": "bc309ac4a9363780478b668e065503dbdcfd687744c9283681b963c39f5fc23c",
-        },
-        # hexadecimal: exact, and hypothesis does not mix these into the floats it draws (it
-        # draws float literals found in the project's source)
-        mean=_floats("0x1.5437f6c95220cp-2 0x1.1baeef7fad8d8p-2 0x1.01d720996e6c8p-2"),
-        std=_floats("0x1.16c861f3946ffp-2 0x1.ad9d38dae816cp-3 0x1.ea3f391a6a156p-3"),
-    ),
-}
-
-
-def expected(seed: int, train_size: int, test_size: int) -> Expected:
-    """The digests and statistics of a generation, computed by generating it in memory (or taken
-    from :func:`generate`, which computes them from the bytes it writes)."""
-    key = (seed, train_size, test_size)
-    if key not in _EXPECTED:
-        stats: dict = {}
-        digests = {name: hashlib.sha256(data).hexdigest() for name, data in _files(seed, train_size, test_size, stats)}
-        _EXPECTED[key] = Expected(digests, stats["mean"], stats["std"])
-    return _EXPECTED[key]
-
-
-def generate(target: Path, train_size: int, test_size: int, seed: int) -> None:
-    """Write the dataset into ``target`` (which must not exist yet)."""
-    from ..core.progress import progress
-
-    folder = target / BASE_FOLDER
-    target.mkdir(mode=0o700)
-    folder.mkdir(mode=0o700)
-    stats: dict = {}
-    digests = {}
-    files = _files(seed, train_size, test_size, stats)
-    # delay: only shows a bar when generation takes more than a moment
-    for name, data in progress(files, desc="generating synthetic-cifar10", unit="file", total=len(TRAIN_FILES) + 2,
-                               delay=1.0):
-        _write_private(folder / name, data)
-        digests[name] = hashlib.sha256(data).hexdigest()
-    # the same bytes the check would generate again: one rendering serves both
-    _EXPECTED.setdefault((seed, train_size, test_size), Expected(digests, stats["mean"], stats["std"]))
-    manifest = {"format": FORMAT_VERSION, "seed": seed, "train_size": train_size, "test_size": test_size,
-                "note": "for people: refsuite checks these files against digests its code computes"}
-    _write_private(target / MANIFEST, json.dumps(manifest, indent=2).encode())
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """A new file only its owner may read or write, whatever the umask."""
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600), "wb") as fh:
-        fh.write(data)
-
-
-@dataclasses.dataclass(frozen=True)
-class WrittenSplit:
-    """One split as the files hold it, decoded by refsuite: ``images`` N×32×32×3 uint8 (HWC, RGB),
-    ``labels`` N int64, ``files`` each file's name and image count, in order. Read-only arrays."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    files: tuple
-
-
-@dataclasses.dataclass(frozen=True)
-class Written:
-    """What a generation wrote: both splits and ``label_names`` (batches.meta), decoded by refsuite."""
-
-    train: WrittenSplit
-    test: WrittenSplit
-    label_names: tuple
-
-
-def _unpickle_checked(path: Path, digest: str):
-    try:
-        data, actual = hashed_read(path, "sha256")  # one read: the bytes hashed are the bytes unpickled
-    except OSError as exc:
-        raise DatasetError(f"cannot read {path} ({exc.strerror or exc}): load the dataset again to regenerate it") from None
-    if actual != digest:
-        raise DatasetError(f"{path} is corrupt: its sha256 {actual} does not match the generated data's {digest}; "
-                           f"load the dataset again to regenerate it")
-    return pickle.loads(data, encoding="latin1")
-
-
-def read_written(folder: Path, digests: dict) -> Written:
-    """Decode the files in ``folder`` without torchvision, each checked against ``digests`` (from the
-    code) before it is unpickled: the reference torchvision's reader is compared with.
-
-    A batch's ``data`` rows are 1024 R, then G, then B values, row-major (:func:`batch_bytes`)."""
-
-    def split(names) -> WrittenSplit:
-        images, labels, files = [], [], []
-        for name in names:
-            entry = _unpickle_checked(folder / name, digests[name])
-            chw = np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-            images.append(chw.transpose(0, 2, 3, 1))
-            labels.append(np.asarray(entry["labels"], dtype=np.int64))
-            files.append((name, len(chw)))
-        hwc, ints = np.concatenate(images), np.concatenate(labels)
-        hwc.setflags(write=False)
-        ints.setflags(write=False)
-        return WrittenSplit(hwc, ints, tuple(files))
-
-    meta = _unpickle_checked(folder / META_FILE, digests[META_FILE])
-    return Written(split(TRAIN_FILES), split([TEST_FILE]), tuple(meta["label_names"]))
-
-
-@dataclasses.dataclass
-class SyntheticDataset(LoadedDataset):
-    """The loaded dataset, which also knows what the plugin wrote: the files in ``folder`` with
-    ``digests``, generated from ``seed`` at ``sizes`` (train, test)."""
-
-    folder: Path | None = None
-    seed: int = 0
-    sizes: tuple = ()
-    digests: dict = dataclasses.field(default_factory=dict)
-    _written: Written | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
-
-    def written(self) -> Written:
-        """Both splits decoded from the files by refsuite (see :func:`read_written`), once per load."""
-        if self._written is None:
-            self._written = read_written(self.folder, self.digests)
-        return self._written
-
-    def generated(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-        """The batches regenerated from the seed, in file order (see :func:`batches`)."""
-        return batches(self.seed, *self.sizes)
 
 
 class SyntheticCIFAR10(DatasetPlugin):
