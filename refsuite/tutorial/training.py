@@ -158,24 +158,12 @@ def train_fast(
     images = images.to(device).contiguous(memory_format=torch.channels_last)
     labels = labels.to(device)
     batches = TensorBatches(images, labels, batch_size, shuffle=True, seed=seed)
-    criterion = nn.CrossEntropyLoss()
     optimizer = optim.SGD(net.parameters(), lr=max_lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     schedule = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, epochs=epochs, steps_per_epoch=len(batches))
     start = time.perf_counter()
     try:
         for epoch in range(epochs):
-            losses = torch.zeros((), device=device)
-            for inputs, targets in batches:
-                optimizer.zero_grad(set_to_none=True)
-                loss = criterion(forward(inputs.contiguous(memory_format=torch.channels_last)), targets)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                losses += loss.detach()  # no .item(): the device is not synchronised every step
-                if step_boundary:
-                    step_boundary()
-                interrupts.check()
-                history.images += len(targets)
+            losses = _fast_epoch(forward, batches, optimizer, schedule, device, history, step_boundary)
             row = {"epoch": epoch + 1, "batch": len(batches), "loss": float(losses) / len(batches)}
             history.windows.append(row)
             if on_window:
@@ -186,6 +174,26 @@ def train_fast(
         history.seconds += time.perf_counter() - start
         net.to(memory_format=torch.contiguous_format)
     return history
+
+
+def _fast_epoch(forward: Callable, batches: TensorBatches, optimizer: optim.Optimizer,
+                schedule: optim.lr_scheduler.LRScheduler, device: torch.device, history: History,
+                step_boundary: Callable[[], None] | None) -> torch.Tensor:
+    """One epoch of :func:`train_fast`'s steps; the sum of its losses, on the device."""
+    criterion = nn.CrossEntropyLoss()
+    losses = torch.zeros((), device=device)
+    for inputs, targets in batches:
+        optimizer.zero_grad(set_to_none=True)
+        loss = criterion(forward(inputs.contiguous(memory_format=torch.channels_last)), targets)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses += loss.detach()  # no .item(): the device is not synchronised every step
+        if step_boundary:
+            step_boundary()
+        interrupts.check()
+        history.images += len(targets)
+    return losses
 
 
 def new_net(seed: int, channels: int = 3) -> nn.Module:

@@ -268,6 +268,66 @@ def _grads_match(check: Checker, op: str, form: str, dtype, leaves: dict, want: 
                     dtype=dtype, case="a batch of distinct samples, sum of g · output")
 
 
+def _linear_grads(check: Checker, dtype, dev, x2, w2, b2, g2) -> None:
+    for form in ("F.linear", "nn.Linear"):
+        x, w, b = _leaves(dtype, dev, x2, w2, b2)
+        layer = F.linear if form == "F.linear" else _module(nn.Linear(7, 5, device="meta", dtype=dtype),
+                                                            weight=w, bias=b)
+        y = F.linear(x, w, b) if form == "F.linear" else layer(x)
+        (y * torch.from_numpy(g2).to(dtype).to(dev)).sum().backward()
+        params = {"w": w, "b": b} if form == "F.linear" else {"w": layer.weight, "b": layer.bias}
+        _grads_match(check, "linear backward", form, dtype, {"x": x, **params},
+                     {"x": g2 @ w2, "w": g2.T @ x2, "b": g2.sum(0)})
+
+
+def _conv2d_grads(check: Checker, dtype, dev, x4, w4, b4, g4) -> None:
+    dx, dw, db = np_conv2d_grads(x4, w4, g4, 1)
+    for form in ("F.conv2d", "nn.Conv2d"):
+        x, w, b = _leaves(dtype, dev, x4, w4, b4)
+        if form == "F.conv2d":
+            y, params = F.conv2d(x, w, b, padding=1), {"w": w, "b": b}
+        else:
+            layer = _module(nn.Conv2d(2, 3, 3, padding=1, device="meta", dtype=dtype), weight=w, bias=b)
+            y, params = layer(x), {"w": layer.weight, "b": layer.bias}
+        (y * torch.from_numpy(g4).to(dtype).to(dev)).sum().backward()
+        _grads_match(check, "conv2d backward", form, dtype, {"x": x, **params}, {"x": dx, "w": dw, "b": db})
+
+
+def _max_pool2d_grads(check: Checker, dtype, dev, xp, n: int) -> None:
+    for kernel, stride in ((2, 2), (3, 2)):
+        out = (6 - kernel) // stride + 1
+        g = _np(_grid((n, 2, out, out), 11))
+        forms = {"F.max_pool2d": lambda x: F.max_pool2d(x, kernel, stride),
+                 "nn.MaxPool2d": lambda x: nn.MaxPool2d(kernel, stride)(x)}
+        for form, fn in forms.items():
+            (x,) = _leaves(dtype, dev, xp)
+            (fn(x) * torch.from_numpy(g).to(dtype).to(dev)).sum().backward()
+            _grads_match(check, "max_pool2d backward", f"{form}({kernel}, {stride})", dtype, {"x": x},
+                         {"x": np_max_pool2d_grad(xp, g, kernel, stride)})
+
+
+def _relu_grads(check: Checker, dtype, dev, x2, g2) -> None:
+    forms = {"torch.relu": torch.relu, "F.relu": F.relu, "x.relu()": lambda x: x.relu(), "nn.ReLU()": nn.ReLU(),
+             "x.relu_() on x·1": lambda x: (x * 1).relu_(), "nn.ReLU(inplace=True) on x·1": lambda x: nn.ReLU(True)(x * 1)}
+    xr = x2 + 1 / 16  # no zeros, where relu's derivative is a choice
+    for form, fn in forms.items():
+        (x,) = _leaves(dtype, dev, xr)
+        (fn(x) * torch.from_numpy(g2[:, :1] + x2 * 0).to(dtype).to(dev)).sum().backward()
+        _grads_match(check, "relu backward", form, dtype, {"x": x}, {"x": (g2[:, :1] + x2 * 0) * (xr > 0)})
+
+
+def _cross_entropy_grads(check: Checker, dtype, dev, logits, target, n: int) -> None:
+    onehot = np.eye(5)[target]
+    for reduction, scale in (("mean", 1 / n), ("sum", 1.0)):
+        forms = {f"F.cross_entropy(reduction={reduction!r})": lambda x, t: F.cross_entropy(x, t, reduction=reduction),
+                 f"nn.CrossEntropyLoss(reduction={reduction!r})": lambda x, t: nn.CrossEntropyLoss(reduction=reduction)(x, t)}
+        for form, fn in forms.items():
+            (x,) = _leaves(dtype, dev, logits)
+            fn(x, torch.from_numpy(target).to(dev)).backward()
+            _grads_match(check, "cross_entropy backward", form, dtype, {"logits": x},
+                         {"logits": (np_softmax(logits) - onehot) * scale})
+
+
 @units.unit("models.gradients.sum_over_the_batch", tags=("batched_grad", "variants"))
 def gradients_over_batch(ctx):
     """conv2d, linear, max_pool2d, relu and cross_entropy gradients (input, weight, bias) over a batch of 4 equal numpy's per-sample sums."""
@@ -283,49 +343,9 @@ def gradients_over_batch(ctx):
     logits, target = _np(_grid((n, 5), 9)), np.array([0, 3, 1, 3])
     with ctx.tiny_kernels():
         for dtype in check.dtypes((torch.float32, torch.float64)):
-            for form in ("F.linear", "nn.Linear"):
-                x, w, b = _leaves(dtype, dev, x2, w2, b2)
-                layer = F.linear if form == "F.linear" else _module(nn.Linear(7, 5, device="meta", dtype=dtype),
-                                                                    weight=w, bias=b)
-                y = F.linear(x, w, b) if form == "F.linear" else layer(x)
-                (y * torch.from_numpy(g2).to(dtype).to(dev)).sum().backward()
-                params = {"w": w, "b": b} if form == "F.linear" else {"w": layer.weight, "b": layer.bias}
-                _grads_match(check, "linear backward", form, dtype, {"x": x, **params},
-                             {"x": g2 @ w2, "w": g2.T @ x2, "b": g2.sum(0)})
-            dx, dw, db = np_conv2d_grads(x4, w4, g4, 1)
-            for form in ("F.conv2d", "nn.Conv2d"):
-                x, w, b = _leaves(dtype, dev, x4, w4, b4)
-                if form == "F.conv2d":
-                    y, params = F.conv2d(x, w, b, padding=1), {"w": w, "b": b}
-                else:
-                    layer = _module(nn.Conv2d(2, 3, 3, padding=1, device="meta", dtype=dtype), weight=w, bias=b)
-                    y, params = layer(x), {"w": layer.weight, "b": layer.bias}
-                (y * torch.from_numpy(g4).to(dtype).to(dev)).sum().backward()
-                _grads_match(check, "conv2d backward", form, dtype, {"x": x, **params}, {"x": dx, "w": dw, "b": db})
-            for kernel, stride in ((2, 2), (3, 2)):
-                out = (6 - kernel) // stride + 1
-                g = _np(_grid((n, 2, out, out), 11))
-                forms = {"F.max_pool2d": lambda x: F.max_pool2d(x, kernel, stride),
-                         "nn.MaxPool2d": lambda x: nn.MaxPool2d(kernel, stride)(x)}
-                for form, fn in forms.items():
-                    (x,) = _leaves(dtype, dev, xp)
-                    (fn(x) * torch.from_numpy(g).to(dtype).to(dev)).sum().backward()
-                    _grads_match(check, "max_pool2d backward", f"{form}({kernel}, {stride})", dtype, {"x": x},
-                                 {"x": np_max_pool2d_grad(xp, g, kernel, stride)})
-            forms = {"torch.relu": torch.relu, "F.relu": F.relu, "x.relu()": lambda x: x.relu(), "nn.ReLU()": nn.ReLU(),
-                     "x.relu_() on x·1": lambda x: (x * 1).relu_(), "nn.ReLU(inplace=True) on x·1": lambda x: nn.ReLU(True)(x * 1)}
-            xr = x2 + 1 / 16  # no zeros, where relu's derivative is a choice
-            for form, fn in forms.items():
-                (x,) = _leaves(dtype, dev, xr)
-                (fn(x) * torch.from_numpy(g2[:, :1] + x2 * 0).to(dtype).to(dev)).sum().backward()
-                _grads_match(check, "relu backward", form, dtype, {"x": x}, {"x": (g2[:, :1] + x2 * 0) * (xr > 0)})
-            onehot = np.eye(5)[target]
-            for reduction, scale in (("mean", 1 / n), ("sum", 1.0)):
-                forms = {f"F.cross_entropy(reduction={reduction!r})": lambda x, t: F.cross_entropy(x, t, reduction=reduction),
-                         f"nn.CrossEntropyLoss(reduction={reduction!r})": lambda x, t: nn.CrossEntropyLoss(reduction=reduction)(x, t)}
-                for form, fn in forms.items():
-                    (x,) = _leaves(dtype, dev, logits)
-                    fn(x, torch.from_numpy(target).to(dev)).backward()
-                    _grads_match(check, "cross_entropy backward", form, dtype, {"logits": x},
-                                 {"logits": (np_softmax(logits) - onehot) * scale})
+            _linear_grads(check, dtype, dev, x2, w2, b2, g2)
+            _conv2d_grads(check, dtype, dev, x4, w4, b4, g4)
+            _max_pool2d_grads(check, dtype, dev, xp, n)
+            _relu_grads(check, dtype, dev, x2, g2)
+            _cross_entropy_grads(check, dtype, dev, logits, target, n)
     check.done()
