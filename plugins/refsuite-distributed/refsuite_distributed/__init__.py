@@ -1,0 +1,1 @@
+"""refsuite-distributed: units that run in every rank of a torchrun launch (collectives, DDP, DistributedSampler)."""
