@@ -153,3 +153,26 @@ def at_least(low: int):
 positive = _number(float, 1e-300, float("inf"), "must be a number > 0")
 #: an argparse type: a number in [0, 1) (a momentum)
 fraction = _number(float, 0.0, 1.0, "must be a number in [0, 1)")
+
+
+def environment_variables() -> dict[str, str]:
+    """Every environment variable refsuite reads, and what it sets, as ``refsuite --help`` lists them."""
+    # imported here, not above: every command imports this module, and the dataset modules bring numpy
+    from .core.budgets import CORES_ENV, DEVICES_ENV, THREADS_ENV
+    from .core.cache import CACHE_ENV
+    from .datasets.base import DATA_ROOT_ENV
+    from .datasets.synthetic import DEFAULT_SIZE, MAX_SIZE, MIN_SIZE, SIZE_ENV
+
+    return {
+        CACHE_ENV: "where generated data and compiled kernels are kept (default: ~/.cache/refsuite); "
+                   "a directory of yours that group and others cannot write",
+        SIZE_ENV: f"TRAIN,TEST images of synthetic-cifar10 (default: {DEFAULT_SIZE[0]},{DEFAULT_SIZE[1]}; "
+                  f"{MIN_SIZE} to {MAX_SIZE:,} each)",
+        DATA_ROOT_ENV: "where a dataset read from disk (cifar10) lives, when --data-root is not given",
+        THREADS_ENV: "torch threads per test process, as pytest --torch-threads (default: under pytest-xdist, "
+                     "cores // workers)",
+        CORES_ENV: "the cores a parallel run shares out (default: the process's CPU affinity)",
+        DEVICES_ENV: "spread (default) or shared: which device each pytest-xdist worker uses, as "
+                     "pytest --worker-devices",
+        "REFSUITE_BENCH_QUICK": "1: what bench --quick sets, for pytest --pyargs refsuite.bench.hotpath_bench",
+    }

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from distributions import run_refsuite
-from refsuite.core import compare as drift
+from refsuite.core import record_diff as drift
+from refsuite.core.errors import DataError
 
 
 @pytest.fixture(scope="module")
@@ -175,11 +176,11 @@ def test_inputs_too_large_or_too_deep_are_refused_by_name(tmp_path):
 
     path = tmp_path / "big.json"
     path.write_text(json.dumps({"x": "y" * 100}))
-    with pytest.raises(ValueError, match=r"big.json: larger than 50 bytes, more than refsuite reads"):
+    with pytest.raises(DataError, match=r"big.json: larger than 50 bytes, more than refsuite reads"):
         read_json(path, max_bytes=50)
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 65 + "]" * 65)
-    with pytest.raises(ValueError, match=r"deep.json: nested deeper than 64 levels"):
+    with pytest.raises(DataError, match=r"deep.json: nested deeper than 64 levels"):
         read_json(deep)
     deep.write_text("[" * 64 + "]" * 64)
     assert read_json(deep) == json.loads("[" * 64 + "]" * 64)
@@ -215,6 +216,6 @@ def test_every_field_the_report_reads_has_its_type_checked(record, tmp_path, fie
         row["comparisons"][0][field] = value
     else:
         row[field] = value
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(DataError) as caught:
         drift.load_record(_write(tmp_path / "bad.json", bad))
     assert message in str(caught.value)

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from distributions import run_refsuite, write_distribution
-from refsuite.core.comparisons import MAX_KINDS, OTHER, ComparisonLog, fold
+from refsuite.core.comparison_log import MAX_KINDS, OTHER, ComparisonLog, fold
 
 FAULTY = '''
     import torch

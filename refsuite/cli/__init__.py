@@ -11,7 +11,7 @@ import os
 import sys
 
 from .._version import __version__
-from .exit_codes import Exit, epilog
+from .exit_codes import Exit, epilog, report
 
 #: subcommand -> (module, one-line help), in the order --help lists them
 COMMANDS = {
@@ -96,36 +96,40 @@ def _culprit(exc: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from ..core import interrupts
-    from ..core.errors import RefsuiteError
+    from ..core.errors import PluginError, RefsuiteError
 
     args = build_parser().parse_args(argv)
     installed = interrupts.install()
     try:
-        code = _module(args.command).main(args)
-        if code not in (Exit.INTERRUPTED, Exit.TERMINATED, Exit.HANGUP):
-            interrupts.check()  # a Ctrl-C whose KeyboardInterrupt something swallowed still ends the command
-        if code == Exit.OK and args.command not in _REPORT_THEIR_OWN_PLUGINS and _broken_plugins(args.command):
-            return Exit.FAILED
-        return code
+        return _run(args)
     except RefsuiteError as exc:
-        print(f"refsuite {args.command}: error: {exc}", file=sys.stderr)
-        return Exit.USAGE
+        return report(args.command, exc)
     except KeyboardInterrupt as exc:
         if interrupts.raised_by_code():
             # no signal came: code the command called (a dataset's load, a device's hook) raised it
-            print(f"refsuite {args.command}: error: {_culprit(exc)} raised KeyboardInterrupt itself "
-                  "(no Ctrl-C or signal arrived)", file=sys.stderr)
-            return Exit.FAILED
+            return report(args.command, PluginError(f"{_culprit(exc)} raised KeyboardInterrupt itself "
+                                                    "(no Ctrl-C or signal arrived)"))
         print(f"refsuite {args.command}: interrupted ({interrupts.describe()})", file=sys.stderr)
         return interrupts.exit_code()
     except SystemExit as exc:
         # the commands return their code; a SystemExit comes from code they called, and must not
         # end the command quietly with whatever code it carries
-        print(f"refsuite {args.command}: error: {_culprit(exc)} called sys.exit({exc.code!r})", file=sys.stderr)
-        return Exit.FAILED
+        return report(args.command, PluginError(f"{_culprit(exc)} called sys.exit({exc.code!r})"))
     finally:
         if installed:
             interrupts.uninstall()
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's own code, failed too by a Ctrl-C it swallowed or a plugin that failed to load."""
+    from ..core import interrupts
+
+    code = _module(args.command).main(args)
+    if code not in (Exit.INTERRUPTED, Exit.TERMINATED, Exit.HANGUP):
+        interrupts.check()  # a Ctrl-C whose KeyboardInterrupt something swallowed still ends the command
+    if code == Exit.OK and args.command not in _REPORT_THEIR_OWN_PLUGINS and _broken_plugins(args.command):
+        return Exit.FAILED
+    return code
 
 
 def console() -> None:

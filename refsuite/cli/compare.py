@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from .. import options
+from .exit_codes import Exit
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -17,27 +18,23 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..core.compare import compare_records, load_record
     from ..core.discovery import discover
-    from ..core.errors import UsageError
+    from ..core.record_diff import compare_records, load_record
 
+    plugins = discover()
     manifest = None
     if args.expect:
         from ..core.manifests import load_manifest
 
-        plugins = discover()
         manifest = load_manifest(args.expect, plugins.units, plugins.devices)
-    try:
-        a, b = load_record(args.a), load_record(args.b)
-        report, regressed = compare_records(a, b, factor=args.factor, aliases=discover().units.aliases)
-    except (OSError, ValueError, KeyError) as exc:
-        raise UsageError(str(exc)) from None
+    a, b = load_record(args.a), load_record(args.b)
+    report, regressed = compare_records(a, b, factor=args.factor, aliases=plugins.units.aliases)
     print(report)
-    if manifest is not None:
-        from ..core.manifests import changes_against
+    if manifest is None:
+        return Exit.FAILED if regressed else Exit.OK
+    from ..core.manifests import changes_against
 
-        lines, red = changes_against(manifest, a, b, discover().units.aliases)
-        # with a manifest, an expected failure is no regression: the manifest's verdict is the verdict
-        print("\n".join(lines))
-        return 1 if red else 0
-    return 1 if regressed else 0
+    lines, red = changes_against(manifest, a, b, plugins.units.aliases)
+    # with a manifest, an expected failure is no regression: the manifest's verdict is the verdict
+    print("\n".join(lines))
+    return Exit.FAILED if red else Exit.OK

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from .exit_codes import Exit
+
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("record", help="a record written by refsuite run --record PATH")
@@ -11,13 +13,9 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..core.compare import load_record
-    from ..core.errors import UsageError
     from ..core.manifests import from_record
+    from ..core.record_diff import load_record
 
-    try:
-        record = load_record(args.record)
-    except (OSError, ValueError, KeyError) as exc:
-        raise UsageError(str(exc)) from None
+    record = load_record(args.record)
     print(from_record(record, args.record, args.device), end="")
-    return 0
+    return Exit.OK

@@ -27,4 +27,4 @@ def main(args: argparse.Namespace) -> int:
         tags = f" [{', '.join(sorted(unit.tags))}]" if unit.tags else ""
         print(f"{unit.id:<{width}}  {unit.section:<10}  {unit.summary}  [requires: {unit.requires.describe()}]{tags}{was}")
     print(f"\n{len(chosen)} of {len(plugins.units)} units")
-    return 0  # a plugin that failed to load is named, and fails the command, by refsuite.cli.main
+    return Exit.OK  # a plugin that failed to load is named, and fails the command, by refsuite.cli.main

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+
 from .. import options
+from .exit_codes import Exit
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -12,9 +14,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import sys
-
-    from ..core.records import OutputError, check_writable, replacing
+    from ..core.records import check_writable, replacing
     from ..tutorial import data, golden
 
     out = check_writable(args.out, "--out")
@@ -22,11 +22,8 @@ def main(args: argparse.Namespace) -> int:
     images, labels = data.first_batch(dataset.train, seed=args.seed, channels=dataset.channels)
     names = [golden.ABBREVIATIONS.get(c, c) for c in dataset.classes]
     print(data.label_line(labels, names))
-    try:
-        with replacing(out) as tmp:
-            data.save_grid_png(data.unnormalized_grid(images), [names[int(j)] for j in labels], tmp)
-    except OutputError as exc:  # the batch was made: a failed write is a failure, not a usage error
-        print(f"refsuite show-batch: {exc}", file=sys.stderr)
-        return 1
+    # a failed write raises OutputError: the batch was made, so it is a failure (exit 1), not a usage error
+    with replacing(out) as tmp:
+        data.save_grid_png(data.unnormalized_grid(images), [names[int(j)] for j in labels], tmp)
     print(f"wrote {out} ({dataset.name}, batch of {len(labels)})")
-    return 0
+    return Exit.OK

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import options
-from ..core.errors import UsageError
+from ..core.errors import OutputError, UsageError
 from ..core.records import check_writable
+from .exit_codes import Exit, report
 
 # torch and the tutorial are imported by the functions that train: `refsuite --help` builds this
 # command's parser and should not wait for torch
@@ -106,46 +107,88 @@ def plot_losses(windows: list, batches_per_epoch: int, path: Path, title: str) -
 
 
 def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int | None, step_boundary=None) -> int:
+    """Train, write the training's metrics and loss curve, evaluate, write the metrics again; the exit code."""
+    from ..tutorial.data import TensorBatches, to_tensors
+    from ..tutorial.training import new_net
+
+    _set_threads(device, recipe, fast, threads)
+    images, labels = to_tensors(dataset.train)
+    batches = TensorBatches(images.to(device), labels.to(device), recipe.batch_size, shuffle=True, seed=recipe.seed)
+    if recipe.window <= 0:
+        recipe = dataclasses.replace(recipe, window=default_window(len(batches)))
+    net = new_net(recipe.seed, channels=dataset.channels)
+    started = time.perf_counter()
+    history = _train(net, batches, images, labels, recipe, device, fast=fast, step_boundary=step_boundary)
+    metrics = _metrics(recipe, dataset, history, device, fast=fast, started=started)
+    outputs = _Outputs(out)
+    # The training's results are on disk before evaluation starts: an interrupt there loses nothing.
+    outputs.write_metrics(metrics)
+    if history.windows:
+        outputs.write_loss_curve(history.windows, math.ceil(len(labels) / recipe.batch_size),
+                                 f"{metrics['recipe']} recipe on {dataset.name} ({device})")
+    if history.interrupted:
+        print("\ninterrupted: keeping the metrics so far", file=sys.stderr)
+    else:
+        print("Finished Training")
+        _evaluate(net, dataset, device, history, metrics)
+        metrics["wall_seconds"] = round(time.perf_counter() - started, 3)
+        outputs.write_metrics(metrics)
+    outputs.say()
+    return _exit_code(history.interrupted, bool(outputs.failed))
+
+
+def _exit_code(interrupted: bool, output_failed: bool) -> int:
+    from ..core import interrupts
+
+    if interrupted:
+        return interrupts.exit_code()  # 130 for Ctrl-C, 143 for SIGTERM...: says which signal stopped it
+    return Exit.FAILED if output_failed else Exit.OK
+
+
+def _set_threads(device, recipe: Recipe, fast: bool, threads: int | None) -> None:
     import torch
 
-    from ..core import progress
     from ..core.budgets import affinity_cores
-    from ..core.records import OutputError, environment, write_json
-    from ..tutorial import golden
-    from ..tutorial.data import TensorBatches, to_tensors
-    from ..tutorial.evaluation import evaluate
-    from ..tutorial.training import History, new_net, train_fast, train_loop
 
     if device.type == "cpu":
         # Batch-4 steps are too small for intra-op threads to pay off (and extra threads fight
         # DataLoader workers for the cores); large batches use every core.
         torch.set_num_threads(threads or (1 if recipe.batch_size <= 16 and not fast else affinity_cores()))
-    images, labels = to_tensors(dataset.train)
-    test_images, test_labels = to_tensors(dataset.test)
-    batches = TensorBatches(images.to(device), labels.to(device), recipe.batch_size, shuffle=True, seed=recipe.seed)
-    if recipe.window <= 0:
-        recipe = dataclasses.replace(recipe, window=default_window(len(batches)))
-    net = new_net(recipe.seed, channels=dataset.channels)
+
+
+def _train(net, batches, images, labels, recipe: Recipe, device, *, fast: bool, step_boundary):
+    """The training's History: the tutorial's loop under a progress bar, or --fast's recipe."""
+    from ..core import progress
+    from ..tutorial.training import History, train_fast, train_loop
+
     history = History()
 
-    def report(row):
+    def say_window(row):
         progress.write("[%d, %5d] loss: %.3f" % (row["epoch"], row["batch"], row["loss"]))
 
-    started = time.perf_counter()
     if fast:
         print(f"--fast: batch {recipe.batch_size}, one-cycle SGD, {recipe.epochs} epochs on {device}")
         train_fast(net, images, labels, recipe.epochs, device, batch_size=recipe.batch_size, seed=recipe.seed,
-                   on_window=report, history=history, step_boundary=step_boundary)
-    else:
-        with progress.progress(total=recipe.epochs * len(batches), unit="batch", desc=f"training on {device}") as bar:
-            def step(loss):
-                bar.update()
-                if bar.n % 200 == 0:
-                    bar.set_postfix(loss=f"{loss:.3f}")
+                   on_window=say_window, history=history, step_boundary=step_boundary)
+        return history
+    with progress.progress(total=recipe.epochs * len(batches), unit="batch", desc=f"training on {device}") as bar:
+        def step(loss):
+            bar.update()
+            if bar.n % 200 == 0:
+                bar.set_postfix(loss=f"{loss:.3f}")
 
-            train_loop(net, batches, recipe, device, on_window=report, on_step=step, history=history,
-                       fast_kernels=True, step_boundary=step_boundary)
-    metrics = {
+        train_loop(net, batches, recipe, device, on_window=say_window, on_step=step, history=history,
+                   fast_kernels=True, step_boundary=step_boundary)
+    return history
+
+
+def _metrics(recipe: Recipe, dataset, history, device, *, fast: bool, started: float) -> dict:
+    """metrics.json's content once training stopped (finished or interrupted), before evaluation."""
+    import torch
+
+    from ..core.records import environment
+
+    return {
         "recipe": "fast" if fast else "tutorial",
         "config": dataclasses.asdict(recipe),
         "dataset": dataset.name,
@@ -156,50 +199,64 @@ def run(device, dataset, recipe: Recipe, out: Path, *, fast: bool, threads: int 
         "interrupted": history.interrupted,
         "environment": environment([str(device)], dataset.name),
         "threads": {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads(), "loader_workers": 0},
+        "stage": "interrupted during training" if history.interrupted else "trained; evaluating",
+        "wall_seconds": round(time.perf_counter() - started, 3),
     }
-    metrics["stage"] = "interrupted during training" if history.interrupted else "trained; evaluating"
-    metrics["wall_seconds"] = round(time.perf_counter() - started, 3)
-    # An output that cannot be written (a full disk) stops nothing: the others are still written, the
-    # evaluation still runs, and what failed is said once at the end.
-    failed: dict[Path, OutputError] = {}
 
-    def keep(path: Path, write) -> None:
+
+def _evaluate(net, dataset, device, history, metrics: dict) -> None:
+    """Test-set accuracy into ``metrics``, printed as the tutorial prints it; an interrupt is kept as one."""
+    from ..tutorial import golden
+    from ..tutorial.data import TensorBatches, to_tensors
+    from ..tutorial.evaluation import evaluate
+
+    test_images, test_labels = to_tensors(dataset.test)
+    try:
+        result = evaluate(net, TensorBatches(test_images, test_labels, 1000, shuffle=False), device)
+    except KeyboardInterrupt:
+        history.interrupted = True
+        metrics.update(stage="interrupted during evaluation", interrupted=True)
+        print("\ninterrupted during evaluation: the training's metrics are kept", file=sys.stderr)
+        return
+    metrics.update(stage="evaluated", accuracy=result["accuracy"], confusion=result["confusion"])
+    names = [golden.ABBREVIATIONS.get(c, c) for c in dataset.classes]
+    metrics["per_class_accuracy"] = dict(zip(names, result["per_class_accuracy"]))
+    print("Accuracy of the network on the %d test images: %d %%" % (result["total"], 100 * result["accuracy"]))
+    for name, acc in metrics["per_class_accuracy"].items():
+        print(f"Accuracy for class: {name:5s} is {100 * acc:.1f} %" if acc is not None else f"class {name}: no test images")
+
+
+class _Outputs:
+    """metrics.json and loss.png in ``out``. One that cannot be written (a full disk) stops nothing:
+    the others are still written, the evaluation still runs, and what failed is said once at the end."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.written: list[Path] = []
+        self.failed: dict[Path, OutputError] = {}
+
+    def write_metrics(self, metrics: dict) -> None:
+        from ..core.records import write_json
+
+        self._keep(self.out / METRICS, lambda path: write_json(path, metrics))
+
+    def write_loss_curve(self, windows: list, batches_per_epoch: int, title: str) -> None:
+        self._keep(self.out / LOSS_PICTURE, lambda path: plot_losses(windows, batches_per_epoch, path, title))
+
+    def _keep(self, path: Path, write) -> None:
+        if path not in self.written:
+            self.written.append(path)
         try:
-            write()
+            write(path)
         except OutputError as exc:
-            failed[path] = exc
+            self.failed[path] = exc
         else:
-            failed.pop(path, None)
+            self.failed.pop(path, None)
 
-    # The training's results are on disk before evaluation starts: an interrupt there loses nothing.
-    keep(out / METRICS, lambda: write_json(out / METRICS, metrics))
-    if history.windows:
-        keep(out / LOSS_PICTURE, lambda: plot_losses(history.windows, math.ceil(len(labels) / recipe.batch_size),
-                                                     out / LOSS_PICTURE,
-                                                     f"{metrics['recipe']} recipe on {dataset.name} ({device})"))
-    if history.interrupted:
-        print("\ninterrupted: keeping the metrics so far", file=sys.stderr)
-    else:
-        print("Finished Training")
-        try:
-            result = evaluate(net, TensorBatches(test_images, test_labels, 1000, shuffle=False), device)
-        except KeyboardInterrupt:
-            history.interrupted = True
-            metrics.update(stage="interrupted during evaluation", interrupted=True)
-            print("\ninterrupted during evaluation: the training's metrics are kept", file=sys.stderr)
-        else:
-            metrics.update(stage="evaluated", accuracy=result["accuracy"], confusion=result["confusion"])
-            names = [golden.ABBREVIATIONS.get(c, c) for c in dataset.classes]
-            metrics["per_class_accuracy"] = dict(zip(names, result["per_class_accuracy"]))
-            print("Accuracy of the network on the %d test images: %d %%" % (result["total"], 100 * result["accuracy"]))
-            for name, acc in metrics["per_class_accuracy"].items():
-                print(f"Accuracy for class: {name:5s} is {100 * acc:.1f} %" if acc is not None else f"class {name}: no test images")
-        metrics["wall_seconds"] = round(time.perf_counter() - started, 3)
-        keep(out / METRICS, lambda: write_json(out / METRICS, metrics))
-    written = [out / METRICS] + ([out / LOSS_PICTURE] if history.windows else [])
-    written = [path for path in written if path not in failed]
-    if written:
-        print("wrote " + " and ".join(map(str, written)))
-    for exc in failed.values():
-        print(f"refsuite train: {exc}", file=sys.stderr)
-    return 130 if history.interrupted else 1 if failed else 0
+    def say(self) -> None:
+        """Name the outputs written on stdout, and each that could not be on stderr."""
+        written = [path for path in self.written if path not in self.failed]
+        if written:
+            print("wrote " + " and ".join(map(str, written)))
+        for exc in self.failed.values():
+            report("train", exc)

@@ -12,8 +12,9 @@ import hypothesis
 from hypothesis import given, reproduce_failure, settings
 
 from . import interrupts
-from .comparisons import ComparisonLog
+from .comparison_log import ComparisonLog
 from .devices import Device
+from .errors import PluginError
 from .tolerance import TolerancePolicy, error_stats
 
 
@@ -47,7 +48,7 @@ class Context:
     @property
     def dataset(self):
         if self.dataset_loader is None:
-            raise RuntimeError("this unit needs a dataset; declare Requires(dataset=True)")
+            raise PluginError("this unit needs a dataset; declare Requires(dataset=True)")
         return self.dataset_loader()
 
     def given(self, *args, max_examples: int | None = None, **kwargs) -> Callable:

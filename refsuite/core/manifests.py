@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .errors import UsageError
+from .errors import DataError, UsageError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -90,30 +90,30 @@ class Manifest:
 
 def load_manifest(path: str | Path, units, device_types: Iterable[str], *, option: str = "--expect") -> Manifest:
     """The manifest at ``path``, each entry checked against the registered ``units`` (a Registry)
-    and the device types refsuite's plugins know; UsageError naming the file and entry otherwise."""
+    and the device types refsuite's plugins know; a DataError naming the file and entry otherwise."""
     shown = str(path)
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_BYTES + 1)  # one read: the bytes hashed are the bytes parsed
     except OSError as exc:
-        raise UsageError(f"{option} {shown}: cannot read it ({exc.strerror or exc})") from None
+        raise DataError(f"{option} {shown}: cannot read it ({exc.strerror or exc})") from None
     if len(data) > MAX_BYTES:
-        raise UsageError(f"{option} {shown}: larger than {MAX_BYTES // 2**20} MB, more than a manifest; "
-                         "is it the file you meant?")
+        raise DataError(f"{option} {shown}: larger than {MAX_BYTES // 2**20} MB, more than a manifest; "
+                        "is it the file you meant?")
     try:
         text = data.decode("utf-8")
         table = tomllib.loads(text)
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{option} {shown}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise DataError(f"{option} {shown}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{option} {shown}: not TOML: {exc}") from None
+        raise DataError(f"{option} {shown}: not TOML: {exc}") from None
     unknown = sorted(set(table) - {"expect"})
     if unknown:
-        raise UsageError(f"{option} {shown}: unknown top-level key {unknown[0]!r}; a manifest holds only "
-                         "[[expect]] tables")
+        raise DataError(f"{option} {shown}: unknown top-level key {unknown[0]!r}; a manifest holds only "
+                        "[[expect]] tables")
     raw = table.get("expect", [])
     if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
-        raise UsageError(f"{option} {shown}: 'expect' must be an array of tables, each written [[expect]]")
+        raise DataError(f"{option} {shown}: 'expect' must be an array of tables, each written [[expect]]")
     headers = [i for i, line in enumerate(text.splitlines(), 1) if _HEADER.match(line)]
     lines = headers if len(headers) == len(raw) else [None] * len(raw)
     known_types = set(device_types)
@@ -124,13 +124,13 @@ def load_manifest(path: str | Path, units, device_types: Iterable[str], *, optio
         for pattern in entry.units:
             matched = _matching(pattern, ids, units)
             if not matched:
-                raise UsageError(f"{entry.where}: {pattern!r} names no unit (`refsuite list` shows the ids; a "
-                                 "unit of a plugin that is not installed here cannot be expected)")
+                raise DataError(f"{entry.where}: {pattern!r} names no unit (`refsuite list` shows the ids; a "
+                                "unit of a plugin that is not installed here cannot be expected)")
             for unit_id in matched:
                 earlier = expected.get((unit_id, entry.device))
                 if earlier is not None and earlier is not entry:
-                    raise UsageError(f"{entry.where}: {unit_id} on {entry.device} is already expected at "
-                                     f"{earlier.where}; a unit's outcome on a device type is stated once")
+                    raise DataError(f"{entry.where}: {unit_id} on {entry.device} is already expected at "
+                                    f"{earlier.where}; a unit's outcome on a device type is stated once")
                 expected[(unit_id, entry.device)] = entry
         entries.append(entry)
     return Manifest(shown, hashlib.sha256(data).hexdigest(), tuple(entries), expected)
@@ -140,29 +140,29 @@ def _entry(path: str, number: int, line: int | None, item: dict, known_types: se
     where = f"{path}:{line}" if line else f"{path} (entry {number})"
     unknown = sorted(set(item) - set(_KEYS))
     if unknown:
-        raise UsageError(f"{where}: unknown key {unknown[0]!r}; an entry has {', '.join(_KEYS)}")
+        raise DataError(f"{where}: unknown key {unknown[0]!r}; an entry has {', '.join(_KEYS)}")
     for key in ("device", "units", "outcome", "reason"):
         if key not in item:
             hint = {"reason": "say why the units are expected to fail or be skipped (reason = \"...\")",
                     "units": "units = [\"ids or globs\"]", "device": "device = \"a device type, e.g. cuda\"",
                     "outcome": "outcome = \"fail\" or \"skip\""}[key]
-            raise UsageError(f"{where}: no {key}: {hint}")
+            raise DataError(f"{where}: no {key}: {hint}")
     device, units, outcome, reason, link = (item.get(k) for k in _KEYS)
     if not isinstance(device, str):
-        raise UsageError(f"{where}: device {device!r} must be a string, a device type such as \"cuda\"")
+        raise DataError(f"{where}: device {device!r} must be a string, a device type such as \"cuda\"")
     problem = device_type_problem(device, known_types)
     if problem:
-        raise UsageError(f"{where}: device {device!r} {problem}")
+        raise DataError(f"{where}: device {device!r} {problem}")
     if isinstance(units, str) or not isinstance(units, list) or not units or not all(
             isinstance(u, str) and u for u in units):
-        raise UsageError(f"{where}: units {units!r} must be a non-empty list of unit ids or globs, "
-                         "e.g. units = [\"models.conv.*\"]")
+        raise DataError(f"{where}: units {units!r} must be a non-empty list of unit ids or globs, "
+                        "e.g. units = [\"models.conv.*\"]")
     if outcome not in OUTCOMES:
-        raise UsageError(f"{where}: outcome {outcome!r} must be \"fail\" or \"skip\"")
+        raise DataError(f"{where}: outcome {outcome!r} must be \"fail\" or \"skip\"")
     if not isinstance(reason, str) or not reason.strip():
-        raise UsageError(f"{where}: reason {reason!r} must say, in words, why the units are expected to {outcome}")
+        raise DataError(f"{where}: reason {reason!r} must say, in words, why the units are expected to {outcome}")
     if link is not None and not isinstance(link, str):
-        raise UsageError(f"{where}: link {link!r} must be a string (a URL)")
+        raise DataError(f"{where}: link {link!r} must be a string (a URL)")
     return Entry(path, line, number, device, tuple(units), outcome, reason.strip(), link)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .._version import __version__
-from .errors import RefsuiteError, UsageError
+from .errors import DataError, OutputError, UsageError
 from .packages import package_problem
 
 #: the layout of ``--record`` files: 2 adds "format", the run's settings ("run") and one summary per
@@ -68,7 +68,7 @@ MAX_JSON_DEPTH = 64
 
 
 def read_json(path: str | os.PathLike, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_JSON_DEPTH):
-    """The JSON in ``path``; a ValueError that names the file and what went wrong otherwise.
+    """The JSON in ``path``; a DataError (a ValueError) that names the file and what went wrong otherwise.
 
     Files larger than ``max_bytes`` or nested deeper than ``max_depth`` are refused: neither is
     something refsuite wrote, and reading them whole would cost memory or Python's recursion limit.
@@ -78,18 +78,18 @@ def read_json(path: str | os.PathLike, *, max_bytes: int = MAX_JSON_BYTES, max_d
             # read one byte past the limit, so that a pipe or /dev/zero is refused too, not only a file
             data = fh.read(max_bytes + 1)
     except OSError as exc:
-        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+        raise DataError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     if len(data) > max_bytes:
         limit = f"{max_bytes // 2**20} MB" if max_bytes % 2**20 == 0 else f"{max_bytes:,} bytes"
-        raise ValueError(f"{path}: larger than {limit}, more than refsuite reads; is it the file you meant?")
+        raise DataError(f"{path}: larger than {limit}, more than refsuite reads; is it the file you meant?")
     try:
         value = json.loads(data)
     except RecursionError:
-        raise ValueError(f"{path}: nested deeper than {max_depth} levels, more than refsuite reads") from None
+        raise DataError(f"{path}: nested deeper than {max_depth} levels, more than refsuite reads") from None
     except ValueError as exc:
-        raise ValueError(f"{path}: not JSON ({exc})") from None
+        raise DataError(f"{path}: not JSON ({exc})") from None
     if _depth_beyond(value, max_depth):
-        raise ValueError(f"{path}: nested deeper than {max_depth} levels, more than refsuite reads")
+        raise DataError(f"{path}: nested deeper than {max_depth} levels, more than refsuite reads")
     return value
 
 
@@ -103,18 +103,6 @@ def _depth_beyond(value, limit: int) -> bool:
                 return True
             stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
     return False
-
-
-class OutputError(RefsuiteError):
-    """An output could not be written: refused (not a regular file) or failed (disk full, I/O error).
-
-    Raised once the work is done, so callers report it and exit 1 rather than as a usage error; the
-    message is one line, and the path's previous contents, if any, are untouched.
-    """
-
-    def __init__(self, message: str, path: Path, errno_: int | None = None) -> None:
-        super().__init__(message)
-        self.path, self.errno = path, errno_
 
 
 def output_problem(path: str | os.PathLike) -> str | None:

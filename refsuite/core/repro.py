@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from .errors import OutputError
+
 #: what repro.py's recomputation may call besides its inputs
 _NAMES = {"torch", "np", "F"}
 
@@ -60,11 +62,13 @@ def is_cause(failure: dict | None, exc: BaseException, leaves) -> bool:
 
 
 def write_bundle(root: str | os.PathLike, name: str, failure: dict | None, facts: dict, report: str) -> Path:
-    """Write the bundle for one failing unit into ``root/name`` (replacing an earlier one); its path."""
+    """Write the bundle for one failing unit into ``root/name`` (replacing an earlier one); its path.
+
+    OutputError if something other than a bundle's directory is in the way."""
     root = Path(root)
     target = root / name
     if target.is_symlink() or (target.exists() and not target.is_dir()):
-        raise OSError(f"{target} exists and is not a directory refsuite made; move it away")
+        raise OutputError(f"{target} exists and is not a directory refsuite made; move it away", target)
     staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}."))
     try:
         recomputes = failure is not None and failure["expression"] is not None
