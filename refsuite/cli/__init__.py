@@ -21,6 +21,7 @@ COMMANDS = {
     "show-batch": ("show_batch", "write a PNG of a training batch and its labels, as the tutorial shows"),
     "train": ("train", "train the tutorial's Net; write metrics.json and a loss curve"),
     "compare": ("compare", "drift report between two records of refsuite run --record"),
+    "merge": ("merge", "one table of records from several hosts, devices or ranks; -o writes the merged record"),
     "expect": ("expect", "write a known-failure manifest (TOML, for run --expect) from a record's failures and skips"),
     "bench": ("bench", "benchmark the conv/pool hot path (pytest-benchmark) and print one table"),
 }

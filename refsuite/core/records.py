@@ -41,6 +41,7 @@ def environment(devices: list[str] | None = None, dataset: str | None = None) ->
         "python": sys.version.split()[0],
         "executable": sys.executable,
         "platform": platform.platform(),
+        "host": platform.node(),
         "torch": torch.__version__,
         "torchvision": tv,
         "cuda": torch.version.cuda,
