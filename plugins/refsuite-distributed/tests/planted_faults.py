@@ -1,0 +1,72 @@
+"""A pytest plugin that plants one fault in torch, in every rank: each torchrun worker loads it with
+``-p planted_faults`` (this directory on PYTHONPATH) and reads which fault from
+REFSUITE_PLANTED_FAULT. It replaces torch's functions, never a unit's code."""
+from __future__ import annotations
+
+import os
+import time
+
+import torch
+import torch.distributed as dist
+
+_all_reduce, _all_gather = dist.all_reduce, dist.all_gather
+_DDP = torch.nn.parallel.DistributedDataParallel
+_sampler_init = torch.utils.data.DistributedSampler.__init__
+
+
+def averaging_all_reduce(tensor, op=dist.ReduceOp.SUM, group=None, async_op=False):
+    """SUM that divides by the world size, as AVG does."""
+    work = _all_reduce(tensor, op=op, group=group, async_op=async_op)
+    if op == dist.ReduceOp.SUM and tensor.dtype.is_floating_point:
+        tensor.div_(dist.get_world_size(group))
+    return work
+
+
+def reversed_all_gather(tensor_list, tensor, group=None, async_op=False):
+    """The gathered tensors in reverse rank order."""
+    work = _all_gather(tensor_list, tensor, group=group, async_op=async_op)
+    gathered = [t.clone() for t in tensor_list]
+    for slot, value in zip(tensor_list, reversed(gathered)):
+        slot.copy_(value)
+    return work
+
+
+def _summing_hook(state, bucket):
+    # DDP's own hook divides by the world size before the all_reduce; this one does not
+    return _all_reduce(bucket.buffer(), async_op=True).get_future().then(lambda fut: fut.value()[0])
+
+
+class SummingDDP(_DDP):
+    """DDP whose gradients are summed over ranks, not averaged."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register_comm_hook(None, _summing_hook)
+
+
+def every_rank_zero(self, dataset, num_replicas=None, rank=None, *args, **kwargs):
+    """A DistributedSampler that gives every rank rank 0's share."""
+    _sampler_init(self, dataset, num_replicas, 0, *args, **kwargs)
+
+
+def all_reduce_hangs_on_rank_1(tensor, *args, **kwargs):
+    """Rank 1 never joins the all_reduce."""
+    if dist.get_rank() == 1:
+        time.sleep(3600)
+    return _all_reduce(tensor, *args, **kwargs)
+
+
+FAULTS = {
+    "all_reduce_averages": (dist, "all_reduce", averaging_all_reduce),
+    "all_gather_reversed": (dist, "all_gather", reversed_all_gather),
+    "ddp_sums_gradients": (torch.nn.parallel, "DistributedDataParallel", SummingDDP),
+    "sampler_same_share": (torch.utils.data.DistributedSampler, "__init__", every_rank_zero),
+    "all_reduce_hangs": (dist, "all_reduce", all_reduce_hangs_on_rank_1),
+}
+
+
+def pytest_configure(config):
+    name = os.environ.get("REFSUITE_PLANTED_FAULT")
+    if name:
+        owner, attr, fault = FAULTS[name]
+        setattr(owner, attr, fault)
