@@ -108,8 +108,10 @@ def plugin_problems(plugin: Any) -> list[str]:
     ``(root, download)``. Run at discovery, so a plugin that cannot work fails there."""
     problems = []
     for attr in ("name", "description"):
-        if not isinstance(getattr(plugin, attr, None), str):
-            problems.append(f"`{attr}` is {getattr(plugin, attr, 'missing')!r}, not a string")
+        if not hasattr(plugin, attr):
+            problems.append(f"has no `{attr}` (a string)")
+        elif not isinstance(getattr(plugin, attr), str):
+            problems.append(f"`{attr}` is {getattr(plugin, attr)!r}, not a string")
     problems += capability_problems(getattr(plugin, "capabilities", None))
     for method in ("problem", "load"):
         problems += _method_problems(plugin, method)
