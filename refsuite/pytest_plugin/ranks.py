@@ -76,6 +76,10 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if launch is None:
         return
     tr = terminalreporter
+    if not launch.world.leader:
+        tr.write_line(f"refsuite: rank {launch.world.rank} of {launch.world.size}: outcomes handed to rank 0, "
+                      "which reports for every rank")
+        return
     tr.write_sep("=", f"refsuite: {launch.world.size} ranks ({launch.backend}, launched by torchrun)")
     for line in launch.elsewhere:
         tr.write_line(f"FAILED on another rank: {line}", red=True)
