@@ -44,6 +44,11 @@ def rank_input(dtype: torch.dtype, rank: int, case: int) -> torch.Tensor:
     return torch.randint(0 if dtype == torch.uint8 else -3, 4, _SHAPE, generator=g).to(dtype)
 
 
+def _broke(exc: BaseException) -> bool:
+    """A collective that failed while communicating (a timeout, a rank gone), not a refusal."""
+    return isinstance(exc, getattr(dist, "DistError", ())) or "timed out" in str(exc).lower()
+
+
 class Sweep:
     """One collective over every dtype × layout of the device, each case checked, all collected."""
 
@@ -70,6 +75,8 @@ class Sweep:
         try:
             call()
         except _REFUSALS as exc:
+            if _broke(exc):
+                raise
             said = (str(exc).strip().splitlines() or [""])[0][:160]
             if dtype in self.must_take:
                 self.findings.add(f"{dtype} {layout}", f"the backend refused {dtype}: {type(exc).__name__}: {said}")
