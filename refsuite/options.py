@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from .core.profiles import DEFAULT_PROFILE, PROFILE_NAMES
 
@@ -119,6 +119,12 @@ def to_pytest_args(args: argparse.Namespace, options: Iterable[Option] = RUN) ->
             elif value is not None:
                 argv += [option.flag, str(Path(value).expanduser().absolute()) if option.path else value]
     return argv
+
+
+def values(get: Callable[[str], Any], options: Iterable[Option] = RUN) -> dict[str, Any]:
+    """Each option's value by its dest, as ``get`` gives it (pytest's ``config.getoption``, or a
+    lookup in argparse's namespace)."""
+    return {option.dest: get(option.dest) for option in options}
 
 
 def dataset_selection(args: argparse.Namespace):

@@ -33,16 +33,24 @@ __all__ = ["UnitRunner", "check_dataset", "only_called_from", "plugins", "unit"]
 
 class UnitRunner:
     """Runs registered units' checks as their pytest items would: on one device (the CPU unless
-    :meth:`on` chose another), under the ``ci`` hypothesis profile without shrinking (a faster
-    red), with the default dataset unless :meth:`select_dataset` chose another.
+    :meth:`on` chose another), under a refsuite hypothesis profile (``ci`` unless ``profile`` or
+    ``--refsuite-profile`` chose another; the device's cap on examples applies) without shrinking
+    (a faster red), with the default dataset unless :meth:`select_dataset` chose another.
 
     ``ctx`` is the :class:`refsuite.Context` the checks receive (``unit.ctx.dataset`` loads the
     selected dataset).
     """
 
-    def __init__(self, plugins, tmp_path: Path, dataset: Any = None, device: str = "cpu") -> None:
+    def __init__(self, plugins, tmp_path: Path, dataset: Any = None, device: str = "cpu",
+                 profile: str | None = None) -> None:
+        from .core.errors import UsageError
+        from .core.profiles import DEFAULT_PROFILE, PROFILE_NAMES
+
+        if profile is not None and profile not in PROFILE_NAMES:
+            raise UsageError(f"profile={profile!r}: choose from {', '.join(PROFILE_NAMES)}")
         self.plugins = plugins
         self.tmp_path = tmp_path
+        self.profile = profile or DEFAULT_PROFILE
         self.select_dataset(dataset)
         self.on(device)
 
@@ -82,21 +90,9 @@ class UnitRunner:
         return self
 
     def _make_context(self) -> None:
-        from hypothesis import Phase, settings
+        from .core.context import make_context
 
-        from .core.context import Context
-        from .core.profiles import settings_for
-        from .core.tolerance import TolerancePolicy
-
-        base = settings_for("ci", self.device.type.name)
-        self.ctx = Context(
-            device=self.device,
-            tmp_path=self.tmp_path,
-            hypothesis=settings(base, phases=[Phase.explicit, Phase.reuse, Phase.generate]),
-            tolerance=TolerancePolicy(self.device.type.tolerances),
-            dataset_name=self.selection.name,
-            dataset_loader=self.selection.load,
-        )
+        self.ctx = make_context(self.device, self.tmp_path, profile=self.profile, dataset=self.selection, shrink=False)
 
     def unmet(self, unit_id: str) -> str | None:
         """Why the unit cannot run here (the reason its pytest item would skip with), or None."""
@@ -204,8 +200,9 @@ def plugins():
 
 
 @pytest.fixture
-def unit(plugins, tmp_path):
-    """refsuite's unit runner (``refsuite.testing.UnitRunner``) on the CPU, ci profile, default dataset.
+def unit(plugins, tmp_path, request):
+    """refsuite's unit runner (``refsuite.testing.UnitRunner``) on the CPU, default dataset, and
+    the hypothesis profile ``--refsuite-profile`` chose (ci by default).
 
     ``unit.run(id)`` runs a unit's check; ``unit.fails(id, match=None)`` asserts that it fails
     (with a planted fault) and returns the failure text; ``unit.run_all("section.*")`` runs every
@@ -213,4 +210,4 @@ def unit(plugins, tmp_path):
     ``unit.select_dataset("digits")`` a dataset (a name or a DatasetPlugin); ``unit.unmet(id)``
     says why a unit would be skipped.
     """
-    return UnitRunner(plugins, tmp_path)
+    return UnitRunner(plugins, tmp_path, profile=request.config.getoption("refsuite_profile", None))

@@ -9,12 +9,13 @@ from typing import Any, Callable
 
 import torch
 import hypothesis
-from hypothesis import given, reproduce_failure, settings
+from hypothesis import Phase, given, reproduce_failure, settings
 
-from . import interrupts
+from . import interrupts, locks
 from .comparison_log import ComparisonLog
 from .devices import Device
 from .errors import PluginError
+from .profiles import DEFAULT_PROFILE, settings_for
 from .tolerance import TolerancePolicy, error_stats
 
 
@@ -39,6 +40,9 @@ class Context:
     capture_failures: bool = False
     #: the last failing comparison, when ``capture_failures`` (see :func:`refsuite.core.repro.capture`)
     failure: dict | None = dataclasses.field(default=None, init=False)
+    #: a line to the user now, while the unit runs (waiting on the dataset's lock): past pytest's
+    #: output capture when the pytest plugin made this context, stderr otherwise
+    report: Callable[[str], None] = locks.to_stderr
     _properties: int = dataclasses.field(default=0, init=False, repr=False)
 
     @property
@@ -49,7 +53,9 @@ class Context:
     def dataset(self):
         if self.dataset_loader is None:
             raise PluginError("this unit needs a dataset; declare Requires(dataset=True)")
-        return self.dataset_loader()
+        # a dataset plugin's load takes no reporter: the lock it may wait on finds this context's here
+        with locks.reporting(self.report):
+            return self.dataset_loader()
 
     def given(self, *args, max_examples: int | None = None, **kwargs) -> Callable:
         """hypothesis.given under this run's profile: ``@ctx.given(x=st.integers())``.
@@ -156,6 +162,23 @@ class Context:
             self.comparisons.add(what, _errors(actual, printed), _describe(actual, None), failed=True)
             raise AssertionError(f"{what or 'value'} differs from the tutorial's printed output:\n{exc}") from None
         self.comparisons.add(what, stats, _describe(actual, None))
+
+
+def make_context(device: Device, tmp_path: Path, *, profile: str = DEFAULT_PROFILE, dataset: Any = None,
+                 reproduce: tuple[int, str] | None = None, capture_failures: bool = False, shrink: bool = True,
+                 report: Callable[[str], None] | None = None) -> Context:
+    """The context a unit's check receives, as every runner makes it (the pytest plugin, the
+    ``unit`` fixture): the ``profile``'s hypothesis settings under the device's ``max_examples``
+    cap, the device's tolerances, and ``dataset`` (anything with ``name`` and ``load()``, such as a
+    ``DatasetSelection``; None: no dataset). ``shrink=False`` stops at the first failing example
+    (a faster red where only the verdict matters); ``report``: see :attr:`Context.report`."""
+    chosen = settings_for(profile, device.type.name, device.type.max_examples)
+    if not shrink:
+        chosen = settings(chosen, phases=[Phase.explicit, Phase.reuse, Phase.generate])
+    return Context(device=device, tmp_path=tmp_path, hypothesis=chosen, tolerance=TolerancePolicy(device.type.tolerances),
+                   dataset_name=dataset.name if dataset is not None else None,
+                   dataset_loader=dataset.load if dataset is not None else None, reproduce=reproduce,
+                   capture_failures=capture_failures, report=report or locks.to_stderr)
 
 
 def _errors(actual: Any, expected: Any) -> dict:

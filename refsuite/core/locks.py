@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import sys
 import time
 from pathlib import Path
@@ -18,13 +19,28 @@ def to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-#: where waiting lines go; the pytest plugin points this past pytest's output capture
-report: Callable[[str], None] = to_stderr
+#: where waiting lines go when the caller of :func:`waiting_lock` names nowhere: set for a block by
+#: :func:`reporting`, for code between the runner and the lock (a dataset plugin's ``load``) that
+#: takes no reporter of its own
+_REPORT: contextvars.ContextVar[Callable[[str], None]] = contextvars.ContextVar("refsuite_lock_report",
+                                                                               default=to_stderr)
 
 
 @contextlib.contextmanager
-def waiting_lock(path: Path, what: str) -> Iterator[None]:
-    """Hold the lock file ``path``; after a few seconds of waiting, say so every few seconds."""
+def reporting(report: Callable[[str], None]) -> Iterator[None]:
+    """Waiting lines of the locks taken in this block go to ``report``."""
+    token = _REPORT.set(report)
+    try:
+        yield
+    finally:
+        _REPORT.reset(token)
+
+
+@contextlib.contextmanager
+def waiting_lock(path: Path, what: str, report: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the lock file ``path``; after a few seconds of waiting, say so every few seconds, to
+    ``report`` (default: where :func:`reporting` points, or stderr)."""
+    say = report or _REPORT.get()
     lock = FileLock(str(path))
     started = time.monotonic()
     timeout = FIRST_NOTICE_S
@@ -34,7 +50,7 @@ def waiting_lock(path: Path, what: str) -> Iterator[None]:
             break
         except Timeout:
             waited = time.monotonic() - started
-            report(f"refsuite: waiting {waited:.0f} s for {what}: another process holds {path}")
+            say(f"refsuite: waiting {waited:.0f} s for {what}: another process holds {path}")
             timeout = NOTICE_EVERY_S
     try:
         yield
