@@ -35,6 +35,11 @@ def test_bench_prints_the_table_and_writes_pytest_benchmark_json(tmp_path, capsy
     data = json.loads(out.read_text())
     assert data["machine_info"]["torch"] == torch.__version__
     assert {b["extra_info"].get("variant") for b in data["benchmarks"]} >= {"eager_nchw", "cl_pool_first"}
+    # every round is kept: each configuration and ceiling once per round, the rounds interleaved
+    rounds = [(b["extra_info"].get("variant") or b["extra_info"]["ceiling"], b["extra_info"]["round"]) for b in data["benchmarks"]]
+    assert sorted(r for name, r in rounds if name == "cl_pool_first") == [0, 1, 2, 3, 4]
+    assert sorted(r for name, r in rounds if name == "sgemm") == [0, 1, 2, 3, 4]
+    assert "median of 5 rounds" in table and re.search(r"cl_pool_first +[\d,]+ ±\d+%", table)
     # pytest-benchmark's own tooling reads it
     script = Path(sys.executable).with_name("pytest-benchmark")
     listed = subprocess.run([str(script), "compare", str(out)], capture_output=True, text=True)
@@ -49,7 +54,7 @@ def test_bench_refuses_to_time_a_variant_that_computes_something_else(monkeypatc
 
     off_in_channels_last.__wrapped__ = F.conv2d
     monkeypatch.setattr(F, "conv2d", off_in_channels_last)
-    assert cli.main(["bench", "--quick", *FEW]) == 1
+    assert cli.main(["bench", "--quick", "--rounds", "1", *FEW]) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and "cl_pool_first" in out and "output" in out
     # without --json, no JSON is kept and none is named
@@ -76,3 +81,17 @@ def test_bench_refuses_a_device_it_cannot_synchronize(monkeypatch, capsys):
     assert cli.main(["bench", "--quick", "--device", "hpu"]) == 4  # a usage error: nothing ran
     err = capsys.readouterr().err
     assert "cannot time hpu: torch.hpu has no synchronize(); its timings would count only the queuing of work" in err
+
+
+def test_rounds_are_interleaved_across_configurations():
+    from types import SimpleNamespace
+
+    from refsuite.bench import rounds
+
+    def item(name, r):
+        return SimpleNamespace(name=name, callspec=SimpleNamespace(params={rounds.ROUND_PARAM: r}))
+
+    items = [item(name, r) for name in ("sgemm", "eager", "pool_first") for r in range(3)]
+    rounds.pytest_collection_modifyitems(items)
+    assert [(i.name, i.callspec.params[rounds.ROUND_PARAM]) for i in items] == [
+        (name, r) for r in range(3) for name in ("sgemm", "eager", "pool_first")]
