@@ -5,6 +5,7 @@ import argparse
 
 from .. import options
 from ..core.records import check_writable
+from . import launch
 from .pytest_session import run_isolated
 
 
@@ -17,10 +18,17 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="more detail per unit; repeat for more (default: one line per unit)")
     p.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failure (default: run every unit)")
+    launch.configure(p)
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: passed to pytest unchanged")
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.nproc:
+        return launch.launch(args.nproc)
+    # a rank other than 0 prints nothing and writes no JUnit file: rank 0 reports for the launch
+    world = launch.quiet_unless_leader()
+    if world is not None and not world.leader:
+        args.junitxml = None
     # output paths first: a run must not end by losing its results to a path it cannot write
     if args.record:
         args.record = str(check_writable(args.record, "--record"))

@@ -35,6 +35,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise
     state = config.stash[STATE] = RunState(settings, report=_past_capture(config), owns_interrupts=owns_interrupts)
     config.pluginmanager.register(Reporter(state, config), "refsuite-reporter")
+    # a rank of a torchrun launch joins the process group and reports to rank 0 (a no-op elsewhere)
+    config.pluginmanager.import_plugin("refsuite.pytest_plugin.ranks")
 
 
 def _take_node_ids(config: pytest.Config) -> list[str]:
