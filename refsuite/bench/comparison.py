@@ -40,7 +40,7 @@ def _row(key: tuple, ra: list[dict], rb: list[dict], j: Judgement, basis: str) -
     mark = {"time": ("*", " "), "ceiling": (" ", "*")}[basis]
     return (f"{device:<8}{stage:<7}{mode:<8}{batch:>6}  {variant:<17}"
             f"{with_spread([r['images_per_s'] for r in ra], ',.0f'):>16}{with_spread([r['images_per_s'] for r in rb], ',.0f'):>16}"
-            f"{rate:>7.2f}{mark[0]}{of_ceiling:>7.2f}{mark[1]}{j.p:>6.3f}  {j.verdict}")
+            f"{rate:>7.2f}{mark[0]}{of_ceiling:>9.2f}{mark[1]}{j.p:>7.3f}  {j.verdict}")
 
 
 def _summary(judged: list[Judgement]) -> list[str]:
@@ -64,7 +64,8 @@ def compare_runs(path_a: str | Path, path_b: str | Path, threshold: float, basis
              f"on the rounds at p < {ALPHA}"]
     lines += _ceiling_lines(a, b, to_b, threshold)
     lines.append(f"{'device':<8}{'stage':<7}{'mode':<8}{'batch':>6}  {'variant':<17}{'A images/s':>16}{'B images/s':>16}"
-                 f"{'B/A':>8}{'ceil B/A':>8}{'p':>6}  verdict   (* the ratio judged)")
+                 f"{'×rate':>7} {'×ceiling':>9} {'p':>7}  verdict   (×: B/A of images/s, of the fraction of "
+                 "the ceiling; * the one judged)")
     judged = []
     for key in keys:
         ra, rb = a.configs[key], b.configs[to_b(key)]

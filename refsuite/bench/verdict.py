@@ -52,7 +52,7 @@ def judge(name: str, a: list[float], b: list[float], threshold: float) -> Judgem
     ratio = spread(b)[0] / spread(a)[0]
     if min_p(len(a), len(b)) >= ALPHA:
         return Judgement(name, a, b, ratio, float("nan"), "not judged",
-                         f"too few rounds (A {len(a)}, B {len(b)}: 4 each at least)")
+                         f"too few rounds (A {len(a)}, B {len(b)}: the rank test cannot reach p < {ALPHA}; 4 in each can)")
     p = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
     if 1 / (1 + threshold) <= ratio <= 1 + threshold:
         return Judgement(name, a, b, ratio, p, "unchanged")
