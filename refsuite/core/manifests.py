@@ -92,6 +92,32 @@ def load_manifest(path: str | Path, units, device_types: Iterable[str], *, optio
     """The manifest at ``path``, each entry checked against the registered ``units`` (a Registry)
     and the device types refsuite's plugins know; a DataError naming the file and entry otherwise."""
     shown = str(path)
+    data, text, raw = _read(path, option)
+    headers = [i for i, line in enumerate(text.splitlines(), 1) if _HEADER.match(line)]
+    lines = headers if len(headers) == len(raw) else [None] * len(raw)
+    known_types = set(device_types)
+    ids = [u.id for u in units]
+    entries, expected = [], {}
+    for number, (item, line) in enumerate(zip(raw, lines), 1):
+        entry = _entry(shown, number, line, item, known_types)
+        for pattern in entry.units:
+            matched = _matching(pattern, ids, units)
+            if not matched:
+                raise DataError(f"{entry.where}: {pattern!r} names no unit (`refsuite list` shows the ids; a "
+                                "unit of a plugin that is not installed here cannot be expected)")
+            for unit_id in matched:
+                earlier = expected.get((unit_id, entry.device))
+                if earlier is not None and earlier is not entry:
+                    raise DataError(f"{entry.where}: {unit_id} on {entry.device} is already expected at "
+                                    f"{earlier.where}; a unit's outcome on a device type is stated once")
+                expected[(unit_id, entry.device)] = entry
+        entries.append(entry)
+    return Manifest(shown, hashlib.sha256(data).hexdigest(), tuple(entries), expected)
+
+
+def _read(path: str | Path, option: str) -> tuple[bytes, str, list[dict]]:
+    """The manifest's bytes, its text and its [[expect]] tables, once it is a TOML file of tables."""
+    shown = str(path)
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_BYTES + 1)  # one read: the bytes hashed are the bytes parsed
@@ -114,26 +140,7 @@ def load_manifest(path: str | Path, units, device_types: Iterable[str], *, optio
     raw = table.get("expect", [])
     if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
         raise DataError(f"{option} {shown}: 'expect' must be an array of tables, each written [[expect]]")
-    headers = [i for i, line in enumerate(text.splitlines(), 1) if _HEADER.match(line)]
-    lines = headers if len(headers) == len(raw) else [None] * len(raw)
-    known_types = set(device_types)
-    ids = [u.id for u in units]
-    entries, expected = [], {}
-    for number, (item, line) in enumerate(zip(raw, lines), 1):
-        entry = _entry(shown, number, line, item, known_types)
-        for pattern in entry.units:
-            matched = _matching(pattern, ids, units)
-            if not matched:
-                raise DataError(f"{entry.where}: {pattern!r} names no unit (`refsuite list` shows the ids; a "
-                                "unit of a plugin that is not installed here cannot be expected)")
-            for unit_id in matched:
-                earlier = expected.get((unit_id, entry.device))
-                if earlier is not None and earlier is not entry:
-                    raise DataError(f"{entry.where}: {unit_id} on {entry.device} is already expected at "
-                                    f"{earlier.where}; a unit's outcome on a device type is stated once")
-                expected[(unit_id, entry.device)] = entry
-        entries.append(entry)
-    return Manifest(shown, hashlib.sha256(data).hexdigest(), tuple(entries), expected)
+    return data, text, raw
 
 
 def _entry(path: str, number: int, line: int | None, item: dict, known_types: set) -> Entry:
