@@ -67,6 +67,7 @@ def test_a_node_id_that_names_nothing_is_a_usage_error(args, message, tmp_path):
     assert message in res.stderr and "passed" not in res.stdout
 
 
+@pytest.mark.slow
 def test_xdist_workers_collect_the_same_items_and_report_sections(tmp_path):
     junit = tmp_path / "units.xml"
     res = run_pytest("-n", "2", "--units", "-k", "tensors.seed", f"--junitxml={junit}", cwd=tmp_path)

@@ -82,6 +82,7 @@ DEVICE_EXITS = '''
 '''
 
 
+@pytest.mark.slow
 def test_a_device_hook_that_exits_while_the_run_is_set_up_is_named(tmp_path):
     site = write_distribution(tmp_path / "site", "refsuite-hpu", {"plugin_hpu": DEVICE_EXITS},
                               {"refsuite.devices": {"hpu": "plugin_hpu:HPU"}})

@@ -132,6 +132,7 @@ def test_parallel_processes_generate_once(tmp_path):
     assert log.read_text().count("generated") == 1
 
 
+@pytest.mark.slow
 def test_sigkill_during_generation_leaves_nothing_half_written(tmp_path):
     cache = _root(tmp_path / "cache")
     proc = subprocess.Popen([sys.executable, "-c", GENERATE, str(cache), str(tmp_path / "log"), "20000"])
@@ -230,6 +231,7 @@ def test_run_with_missing_cifar10_root_is_a_clear_error(tmp_path):
     assert not (tmp_path / "nonexistent").exists()
 
 
+@pytest.mark.slow
 def test_show_batch_writes_a_png(tmp_path):
     out = tmp_path / "grid.png"
     res = run_refsuite("show-batch", "--out", str(out), cwd=tmp_path)

@@ -112,6 +112,7 @@ def test_comparisons_fold_by_kind_keep_where_the_largest_error_was_and_stay_boun
                          {"what": "std", "count": 1, "max_abs_err": 0.0, "max_rel_err": 0.0}]
 
 
+@pytest.mark.slow
 def test_last_failed_reruns_the_failed_units_by_node_id(failed_run, tmp_path):
     site = failed_run[3]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}

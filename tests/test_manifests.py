@@ -116,6 +116,7 @@ def records(planted) -> dict:
     return {"bad": planted / "bad.json", "good": planted / "good.json"}
 
 
+@pytest.mark.slow
 def test_a_manifest_of_the_known_faults_is_green_and_goes_red_once_they_are_fixed(planted, records):
     known = planted / "known.toml"
     with_fault = refsuite(planted, "run", "-k", "faulty", "--expect", str(known), fault=True)
@@ -197,6 +198,7 @@ def test_expect_writes_a_manifest_that_a_run_accepts_with_a_warning_for_its_todo
     assert again.count('reason = "TODO: ') == 3  # still TODO: nobody reviewed them
 
 
+@pytest.mark.slow
 def test_compare_shows_what_changed_against_the_manifest(planted, records):
     good, bad, known = str(records["good"]), str(records["bad"]), str(planted / "known.toml")
     expected = refsuite(planted, "compare", good, bad, "--expect", known, fault=False)

@@ -223,6 +223,7 @@ def test_run_record_on_a_full_disk_keeps_the_summary_and_the_previous_record(tmp
     assert record.read_text() == '{"previous": true}\n' and _leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_train_on_a_full_disk_for_the_picture_still_evaluates_and_keeps_the_metrics(tmp_path):
     out = tmp_path / "out"
     done = _refsuite_on_full_disk("loss.png", "train", "--epochs", "1", "--out", str(out), cwd=tmp_path,
@@ -237,6 +238,7 @@ def test_train_on_a_full_disk_for_the_picture_still_evaluates_and_keeps_the_metr
     assert not (out / "loss.png").exists() and _leftovers(out) == []
 
 
+@pytest.mark.slow
 def test_train_on_a_full_disk_for_the_metrics_keeps_their_previous_version_and_the_picture(tmp_path):
     out = tmp_path / "out"
     out.mkdir()

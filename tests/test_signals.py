@@ -32,7 +32,8 @@ def _default_signals() -> None:
         signal.signal(signum, signal.SIG_DFL)
 
 
-@pytest.mark.parametrize("signum, code, name", [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGHUP, 129, "SIGHUP")])
+@pytest.mark.parametrize("signum, code, name", [(signal.SIGTERM, 143, "SIGTERM"),
+                                            pytest.param(signal.SIGHUP, 129, "SIGHUP", marks=pytest.mark.slow)])
 def test_a_signal_keeps_what_finished_and_removes_temporary_directories(signum, code, name, tmp_path):
     site = write_distribution(tmp_path / "site", "refsuite-hangs", {"refsuite_hangs": HANGS},
                               {"refsuite.units": {"hangs": "refsuite_hangs:units"}})
@@ -64,6 +65,7 @@ def test_a_signal_keeps_what_finished_and_removes_temporary_directories(signum, 
     assert "Traceback" not in err, err[-2000:]
 
 
+@pytest.mark.slow
 def test_a_hung_unit_fails_by_name_after_its_time_limit_and_the_run_goes_on(tmp_path):
     site = write_distribution(tmp_path / "site", "refsuite-hangs", {"refsuite_hangs": HANGS},
                               {"refsuite.units": {"hangs": "refsuite_hangs:units"}})

@@ -61,6 +61,7 @@ sys.exit(cli.main(["train", "--epochs", "1", "--out", sys.argv[1]]))
 """
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_evaluation_keeps_the_finished_training(tmp_path):
     out = tmp_path / "out"
     done = subprocess.run([sys.executable, "-c", INTERRUPTED_EVALUATION, str(out)], capture_output=True, text=True,
