@@ -10,7 +10,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .core.profiles import DEFAULT_PROFILE, PROFILE_NAMES
+from .core.profiles import PROFILE_NAMES
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from . import options
 from .core.errors import UsageError
+from .core.profiles import DEFAULT_PROFILE
 
 if TYPE_CHECKING:
     from .core.budgets import Budget
@@ -36,7 +37,7 @@ class RunSettings:
     plugins: Plugins
     devices: tuple[Device, ...]
     datasets: DatasetSelection
-    profile: str = options.DEFAULT_PROFILE
+    profile: str = DEFAULT_PROFILE
     #: --dataset and --data-root as given (None: the default), for the command that reruns a unit
     dataset: str | None = None
     data_root: str | None = None
@@ -114,7 +115,7 @@ def build(values: Mapping[str, Any], plugins: Plugins, *, node_ids: Sequence[str
     repro_dir = str(check_writable(repro, "--repro", directory=True)) if repro else None
     return RunSettings(
         plugins=plugins, devices=devices, datasets=_datasets(values, plugins),
-        profile=values.get("refsuite_profile") or options.DEFAULT_PROFILE,
+        profile=values.get("refsuite_profile") or DEFAULT_PROFILE,
         dataset=values.get("dataset"), data_root=values.get("data_root"),
         strict=bool(values.get("strict_units")), runslow=bool(values.get("runslow")), record=record,
         junitxml=junitxml, keyword=keyword or None, node_ids=tuple(node_ids),

@@ -14,8 +14,8 @@ from .exit_codes import Exit
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nproc", type=int, default=None, metavar="N",
                    help="run in N processes on this host, launched by torchrun (torch.distributed.run): every "
-                        "rank runs the units, rank 0 reports; the same as `torchrun --nproc-per-node N -m "
-                        "refsuite run ...`, which multi-node runs use (default: one process, no launch)")
+                        "rank runs the units, rank 0 reports; the same as torchrun --nproc-per-node N -m "
+                        "refsuite run ..., which multi-node runs use (default: one process, no launch)")
 
 
 def worker_argv(argv: list[str]) -> list[str]:

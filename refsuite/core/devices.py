@@ -35,7 +35,7 @@ from typing import Iterable, Mapping, Sequence
 
 import torch
 
-from .errors import UsageError
+from .errors import DeviceError, PluginError
 from .torch_version import torch_at_least
 
 #: The dtypes the tutorial's sections exercise.
@@ -91,7 +91,7 @@ class DeviceType:
         self.capabilities = frozenset(capabilities)
         unknown = (self.capabilities | set(lacking or {})) - KNOWN_CAPABILITIES
         if unknown:
-            raise ValueError(f"unknown capabilities {sorted(unknown)} for device type {name!r}; known: {sorted(KNOWN_CAPABILITIES)}")
+            raise PluginError(f"unknown capabilities {sorted(unknown)} for device type {name!r}; known: {sorted(KNOWN_CAPABILITIES)}")
         #: dtype -> (rtol, atol), overriding torch.testing.assert_close's defaults on this device.
         self.tolerances = dict(tolerances or {})
         self.description = description
@@ -340,7 +340,7 @@ def resolve_devices(specs: Sequence[str], types: Mapping[str, DeviceType],
                     broken: Mapping[str, str] | None = None) -> list[Device]:
     """Turn ``--device`` values (repeated or comma-separated, ``all``) into devices.
 
-    Raises UsageError, naming the available devices, for anything unknown or absent; for a type
+    Raises DeviceError (a UsageError), naming the available devices, for anything unknown or absent; for a type
     whose device plugin failed to load (``broken``: type name -> its error), naming that error.
     """
     broken = broken or {}
@@ -349,12 +349,12 @@ def resolve_devices(specs: Sequence[str], types: Mapping[str, DeviceType],
         wanted = ["cpu"]
     if "" in wanted:
         shown = ",".join(repr(spec) for spec in specs)
-        raise UsageError(f"empty device name in --device {shown}: available: {_available_text(types)}")
+        raise DeviceError(f"empty device name in --device {shown}: available: {_available_text(types)}")
     resolved: list[Device] = []
     for spec in wanted:
         kind = spec.partition(":")[0]
         if kind in broken and kind not in types:
-            raise UsageError(f"device plugin {kind!r} failed to load: {broken[kind]} (`refsuite doctor` shows the "
+            raise DeviceError(f"device plugin {kind!r} failed to load: {broken[kind]} (`refsuite doctor` shows the "
                              f"traceback); available: {_available_text(types)}")
         for device in _resolve_one(spec, types):
             if device not in resolved:
@@ -368,18 +368,18 @@ def _resolve_one(spec: str, types: Mapping[str, DeviceType]) -> list[Device]:
     try:
         parsed = torch.device(spec)
     except (RuntimeError, ValueError):
-        raise UsageError(f"unknown device {spec!r}: available: {_available_text(types)}") from None
+        raise DeviceError(f"unknown device {spec!r}: available: {_available_text(types)}") from None
     dtype = types.get(parsed.type) or GenericDeviceType(parsed.type, description="generic fallback")
     count = dtype.device_count()
     if count == 0:
-        raise UsageError(
+        raise DeviceError(
             f"device {spec!r} is not available on this machine "
             f"({dtype.name} reports {count} devices: {dtype.unavailable_reason()}); available: {_available_text(types)}"
         )
     # torch maps cpu:7 to the CPU silently; a user who typed 7 meant a device that is not there
     if parsed.index is not None and not (parsed.type == "cpu" and parsed.index == 0):
         if parsed.index >= count:
-            raise UsageError(
+            raise DeviceError(
                 f"device {spec!r} does not exist: {dtype.name} has {count} device(s) "
                 f"(indices 0..{count - 1}); available: {_available_text(types)}"
             )

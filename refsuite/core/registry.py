@@ -30,7 +30,7 @@ import warnings
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from .dataset_contract import DATASET_CAPABILITIES
-from .errors import DuplicateUnitError
+from .errors import DuplicateUnitError, PluginError
 from .packages import package_problem
 from .torch_version import torch_at_least
 
@@ -68,7 +68,7 @@ class Requires:
         needs = frozenset(self.dataset_capabilities)
         unknown = needs - set(DATASET_CAPABILITIES)
         if unknown:
-            raise ValueError(f"unknown dataset capabilities {sorted(unknown)}; known: {sorted(DATASET_CAPABILITIES)}")
+            raise PluginError(f"unknown dataset capabilities {sorted(unknown)}; known: {sorted(DATASET_CAPABILITIES)}")
         object.__setattr__(self, "dataset_capabilities", needs)
 
     def unmet(self, device: "Device", dataset_name: str | None, runslow: bool = True,
@@ -181,7 +181,7 @@ class UnitGroup:
         def register(check: Callable) -> Unit:
             summary = inspect.getdoc(check)
             if not summary:
-                raise ValueError(f"unit {id!r} needs a docstring: its first line is the unit's summary")
+                raise PluginError(f"unit {id!r} needs a docstring: its first line is the unit's summary")
             made = Unit(id=id, check=check, summary=summary.splitlines()[0], requires=requires or Requires(),
                         aliases=tuple(aliases), tags=frozenset(tags), timeout_s=timeout_s)
             for unit_id in (made.id, *made.aliases):
@@ -200,7 +200,7 @@ class UnitGroup:
 
 def validate_id(unit_id: str) -> None:
     if not _ID.match(unit_id):
-        raise ValueError(
+        raise PluginError(
             f"unit id {unit_id!r} must be dotted lowercase words starting with its section, e.g. 'tensors.seed.repeats'"
         )
 
@@ -228,7 +228,7 @@ class Registry:
         aliases: dict[str, str] = {}
         for unit in units:
             if not isinstance(unit, Unit):
-                raise TypeError(f"{provider} exported {unit!r}, which is not a refsuite Unit")
+                raise PluginError(f"{provider} exported {unit!r}, which is not a refsuite Unit")
             for unit_id in (unit.id, *unit.aliases):
                 validate_id(unit_id)
                 clash = self._owner(unit_id) or incoming.get(unit_id) or incoming.get(aliases.get(unit_id, ""))

@@ -20,7 +20,7 @@ import warnings
 from pathlib import Path
 
 from ..core.cache import default_cache_dir, private_dir, private_tree, refuse_unless_private
-from ..core.errors import DatasetError, UsageError
+from ..core.errors import DatasetError, PluginError, UsageError
 from ..core.locks import waiting_lock
 from .base import DatasetPlugin, LoadedDataset
 from .cifar_format import BASE_FOLDER, META_FILE, TEST_FILE, TRAIN_FILES, hashed_read, reader
@@ -67,7 +67,7 @@ class SyntheticCIFAR10(DatasetPlugin):
         self._train_size, self._test_size, self.seed = train_size, test_size, seed
         for value in (train_size, test_size):
             if value is not None and not MIN_IMAGES <= value <= MAX_SIZE:
-                raise ValueError(f"synthetic-cifar10 needs {MIN_IMAGES} to {MAX_SIZE:,} images per split, got {value}")
+                raise PluginError(f"synthetic-cifar10 needs {MIN_IMAGES} to {MAX_SIZE:,} images per split, got {value}")
 
     @property
     def sizes(self) -> tuple[int, int]:

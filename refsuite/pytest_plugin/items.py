@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .. import options
 from ..core import interrupts
-from ..core.errors import RefsuiteError
+from ..core.errors import PluginError
+from ..core.profiles import DEFAULT_PROFILE
 from .state import STATE
 
 if sys.version_info >= (3, 11):
@@ -237,7 +237,7 @@ class UnitItem(pytest.Item):
         for value, flag in ((settings.dataset, "--dataset"), (settings.data_root, "--data-root")):
             if value:
                 words += [flag, shlex.quote(str(value))]
-        if settings.profile != options.DEFAULT_PROFILE:
+        if settings.profile != DEFAULT_PROFILE:
             words += ["--profile", settings.profile]
         if self.unit.requires.slow:
             words.append("--runslow")
@@ -257,7 +257,7 @@ class BrokenProviderItem(pytest.Item):
         self.provider = provider
 
     def runtest(self) -> None:
-        raise RefsuiteError(f"refsuite plugin {self.provider.label} failed to load:\n{self.provider.error}")
+        raise PluginError(f"refsuite plugin {self.provider.label} failed to load:\n{self.provider.error}")
 
     def repr_failure(self, excinfo, style=None):
         return str(excinfo.value)

@@ -9,7 +9,6 @@ import pytest
 from ..settings import NODE_ROOT
 
 if TYPE_CHECKING:
-    from ..core.budgets import Budget
     from ..settings import RunSettings
 
 
