@@ -164,6 +164,7 @@ fraction = _number(float, 0.0, 1.0, "must be a number in [0, 1)")
 def environment_variables() -> dict[str, str]:
     """Every environment variable refsuite reads, and what it sets, as ``refsuite --help`` lists them."""
     # imported here, not above: every command imports this module, and the dataset modules bring numpy
+    from .bench.quick import QUICK_ENV
     from .core.budgets import CORES_ENV, DEVICES_ENV, THREADS_ENV
     from .core.cache import CACHE_ENV
     from .datasets.base import DATA_ROOT_ENV
@@ -180,5 +181,5 @@ def environment_variables() -> dict[str, str]:
         CORES_ENV: "the cores a parallel run shares out (default: the process's CPU affinity)",
         DEVICES_ENV: "spread (default) or shared: which device each pytest-xdist worker uses, as "
                      "pytest --worker-devices",
-        "REFSUITE_BENCH_QUICK": "1: what bench --quick sets, for pytest --pyargs refsuite.bench.hotpath_bench",
+        QUICK_ENV: "1: what bench --quick sets, for pytest --pyargs refsuite.bench.hotpath_bench",
     }
