@@ -123,7 +123,7 @@ def test_a_manifest_of_the_known_faults_is_green_and_goes_red_once_they_are_fixe
     out = with_fault.stdout
     assert with_fault.returncode == 0, out + with_fault.stderr
     assert f"refsuite: expected failures (manifest {known}): 2" in out
-    assert f"xfail faulty.cumsum.matches_numpy[cpu]: AssertionError: cumsum (n=3) on cpu" in out
+    assert "xfail faulty.cumsum.matches_numpy[cpu]: AssertionError: cumsum (n=3) on cpu" in out
     assert "2 xfailed" in out and with_fault.stderr == ""
 
     fixed = refsuite(planted, "run", "-k", "faulty", "--expect", str(known), fault=False)
@@ -159,7 +159,7 @@ def test_an_expected_skip_is_no_strict_failure_and_one_that_runs_is_red(planted)
     res = refsuite(planted, "run", "-k", "faulty.other", "--strict", "--expect", str(manifest), fault=False)
     assert res.returncode == 1, res.stdout + res.stderr
     assert f"refsuite: expected to be skipped but ran: delete {manifest}:7 (faulty.other.passes[cpu])" in res.stdout
-    assert f"skipped faulty.other.needs_future_torch[cpu]: needs torch>=99.0" in res.stdout
+    assert "skipped faulty.other.needs_future_torch[cpu]: needs torch>=99.0" in res.stdout
     assert f"(expected: {manifest}:1)" in res.stdout
     assert "--strict: faulty.other.needs_future_torch" not in res.stdout
 

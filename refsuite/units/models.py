@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from torch.autograd.gradcheck import GradcheckError
 
 from ..core import strategies as rst
-from ..core.registry import FLOAT64, SHAPES_ONLY, Requires, UnitGroup
+from ..core.registry import FLOAT64, SHAPES_ONLY, UnitGroup
 from ..tutorial import golden
 from ..tutorial.hotpath import decision_margin, stage_fn
 from ..tutorial.nets import LeNet, Net
