@@ -259,7 +259,24 @@ def _snapshot(work: Path) -> dict:
     return {str(p.relative_to(work)): p.stat().st_size for p in sorted(work.rglob("*"))}
 
 
-@pytest.mark.parametrize("case", CASES)
+#: The default loop runs the first cases of each command, so every command's start-up and exit (and
+#: what a torch release prints to stderr there) is checked in every env; the rest are marked slow, each
+#: being a subprocess of its own, and run with --runslow (CI runs every case).
+QUICK_PER_COMMAND = 3
+#: and the one that imports torchvision (and with it Triton) on the way to its error
+ALWAYS_QUICK = {"run: download without network"}
+
+
+def _cases():
+    seen: dict[str, int] = {}
+    for name in CASES:
+        command = name.split(":")[0]
+        seen[command] = seen.get(command, 0) + 1
+        quick = seen[command] <= QUICK_PER_COMMAND or name in ALWAYS_QUICK
+        yield pytest.param(name, marks=() if quick else pytest.mark.slow)
+
+
+@pytest.mark.parametrize("case", list(_cases()))
 def test_bad_input_is_one_clear_line_and_writes_nothing(case, workdir, tmp_path):
     argv, extra_env, code, message = CASES[case]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
