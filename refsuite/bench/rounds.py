@@ -23,7 +23,7 @@ def positive_int(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} rounds: give at least 1")
+        raise argparse.ArgumentTypeError(f"{value}: give 1 or more")
     return value
 
 

@@ -6,13 +6,14 @@ import argparse
 import os
 import sys
 
+from .. import options
 from ..core import ranks
 from ..core.errors import UsageError
 from .exit_codes import Exit
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--nproc", type=int, default=None, metavar="N",
+    p.add_argument("--nproc", type=options.at_least(1), default=None, metavar="N",
                    help="run in N processes on this host, launched by torchrun (torch.distributed.run): every "
                         "rank runs the units, rank 0 reports; the same as torchrun --nproc-per-node N -m "
                         "refsuite run ..., which multi-node runs use (default: one process, no launch)")
