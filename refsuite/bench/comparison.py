@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..core.exit_codes import Exit
 from .report import with_spread
 from .runs import Run, load_run, spread
 from .verdict import ALPHA, BASES, Judgement, choose_basis, judge, machine, pair_keys
@@ -54,7 +55,7 @@ def _summary(judged: list[Judgement]) -> list[str]:
 
 
 def compare_runs(path_a: str | Path, path_b: str | Path, threshold: float, basis: str = "auto") -> tuple[str, int]:
-    """The report, and the exit status: 1 when any configuration is slower in B, else 0."""
+    """The report, and the exit status: FAILED when any configuration is slower in B, else OK."""
     a, b = load_run(path_a), load_run(path_b)
     basis, why = choose_basis(a, b, basis)
     keys, to_b = pair_keys(a, b)
@@ -80,4 +81,4 @@ def compare_runs(path_a: str | Path, path_b: str | Path, threshold: float, basis
     lines += _summary(judged)
     slower = any(j.verdict == "slower" for j in judged)
     lines.append(f"verdict: {'SLOWER' if slower else 'no configuration slower'}")
-    return "\n".join(lines), int(slower)
+    return "\n".join(lines), Exit.FAILED if slower else Exit.OK

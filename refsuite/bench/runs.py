@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.errors import DataError
 from ..core.records import read_json
 
 #: what names a configuration in a run
@@ -46,16 +47,16 @@ def spread(values: list[float]) -> tuple[float, float]:
 
 
 def read_run(path: str | Path) -> dict:
-    """pytest-benchmark's JSON of a ``refsuite bench`` run; ValueError naming what is wrong otherwise."""
+    """pytest-benchmark's JSON of a ``refsuite bench`` run; a DataError naming what is wrong otherwise."""
     data = read_json(path)
     hint = "is not pytest-benchmark JSON from `refsuite bench --json PATH`"
     if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
-        raise ValueError(f"{path} {hint}: expected an object with 'benchmarks'")
+        raise DataError(f"{path} {hint}: expected an object with 'benchmarks'")
     for i, bench in enumerate(data["benchmarks"]):
         ok = (isinstance(bench, dict) and isinstance(bench.get("extra_info"), dict) and isinstance(bench.get("stats"), dict)
               and all(isinstance(bench["stats"].get(k), (int, float)) and bench["stats"][k] > 0 for k in ("median", "min")))
         if not ok:
-            raise ValueError(f"{path} {hint}: benchmarks[{i}] lacks extra_info or positive stats")
+            raise DataError(f"{path} {hint}: benchmarks[{i}] lacks extra_info or positive stats")
     return data
 
 

@@ -70,12 +70,13 @@ def main(args: argparse.Namespace) -> int:
         return code
     if args.json:
         args.json = str(check_writable(args.json, "--json"))
-    broken = discover().broken("refsuite.bench_variants")
+    plugins = discover()
+    broken = plugins.broken("refsuite.bench_variants")
     if broken:
         name, error = next(iter(broken.items()))
         raise UsageError(f"bench variant plugin {name!r} failed to load: {error} (`refsuite doctor` shows the traceback)")
     # a bad --device is a usage error before anything runs
-    for device in resolve_devices(args.device, discover().devices, discover().broken("refsuite.devices")):
+    for device in resolve_devices(args.device, plugins.devices, plugins.broken("refsuite.devices")):
         problem = device.type.synchronize_problem()
         if problem:
             raise UsageError(f"cannot time {device.label}: {problem}; its timings would count only the queuing of work")
