@@ -10,6 +10,7 @@ import torch
 import torch.distributed as dist
 
 _all_reduce, _all_gather = dist.all_reduce, dist.all_gather
+_broadcast, _reduce_scatter = dist.broadcast, dist.reduce_scatter
 _DDP = torch.nn.parallel.DistributedDataParallel
 _sampler_init = torch.utils.data.DistributedSampler.__init__
 
@@ -20,6 +21,23 @@ def averaging_all_reduce(tensor, op=dist.ReduceOp.SUM, group=None, async_op=Fals
     if op == dist.ReduceOp.SUM and tensor.dtype.is_floating_point:
         tensor.div_(dist.get_world_size(group))
     return work
+
+
+def op_swapped(asked, done):
+    """An all_reduce that reduces with ``done`` where ``asked`` was asked for."""
+    def all_reduce(tensor, op=dist.ReduceOp.SUM, group=None, async_op=False):
+        return _all_reduce(tensor, op=done if op == asked else op, group=group, async_op=async_op)
+    return all_reduce
+
+
+def broadcast_from_rank_0(tensor, src=None, group=None, async_op=False, **kwargs):
+    """Whatever the root asked for, rank 0's tensor."""
+    return _broadcast(tensor, src=0, group=group, async_op=async_op, **kwargs)
+
+
+def reversed_reduce_scatter(output, input_list, op=dist.ReduceOp.SUM, group=None, async_op=False):
+    """Each rank gets the share of the rank at the other end."""
+    return _reduce_scatter(output, list(reversed(input_list)), op=op, group=group, async_op=async_op)
 
 
 def reversed_all_gather(tensor_list, tensor, group=None, async_op=False):
@@ -58,6 +76,10 @@ def all_reduce_hangs_on_rank_1(tensor, *args, **kwargs):
 
 FAULTS = {
     "all_reduce_averages": (dist, "all_reduce", averaging_all_reduce),
+    "all_reduce_avg_sums": (dist, "all_reduce", op_swapped(dist.ReduceOp.AVG, dist.ReduceOp.SUM)),
+    "all_reduce_max_is_min": (dist, "all_reduce", op_swapped(dist.ReduceOp.MAX, dist.ReduceOp.MIN)),
+    "broadcast_from_rank_0": (dist, "broadcast", broadcast_from_rank_0),
+    "reduce_scatter_reversed": (dist, "reduce_scatter", reversed_reduce_scatter),
     "all_gather_reversed": (dist, "all_gather", reversed_all_gather),
     "ddp_sums_gradients": (torch.nn.parallel, "DistributedDataParallel", SummingDDP),
     "sampler_same_share": (torch.utils.data.DistributedSampler, "__init__", every_rank_zero),

@@ -33,6 +33,10 @@ def test_green_under_torchrun_and_rank_0_alone_reports(tmp_path):
 
 @pytest.mark.parametrize("fault, unit, said", [
     ("all_reduce_averages", "distributed.all_reduce.sum_matches_a_single_process_sum", "all_reduce sum"),
+    ("all_reduce_avg_sums", "distributed.all_reduce.avg_matches_a_single_process_mean", "all_reduce avg"),
+    ("all_reduce_max_is_min", "distributed.all_reduce.max_matches_a_single_process_max", "all_reduce max"),
+    ("broadcast_from_rank_0", "distributed.broadcast.copies_each_root_to_every_rank", "from rank 1"),
+    ("reduce_scatter_reversed", "distributed.reduce_scatter.gives_each_rank_its_reduced_share", "reduce_scatter sum"),
     ("all_gather_reversed", "distributed.all_gather.returns_tensors_in_rank_order", "it holds rank 1's tensor"),
     ("ddp_sums_gradients", "distributed.ddp.matches_single_process_training_on_the_whole_batch", "DDP gradient"),
     ("sampler_same_share", "distributed.sampler.splits_every_epoch_among_the_ranks", "more than one rank"),
