@@ -69,6 +69,23 @@ def test_a_failure_shows_the_units_frames_and_ends_with_its_rerun_command(failed
     assert rerun.returncode == 1 and "1 failed" in rerun.stdout, rerun.stdout[-2000:]
 
 
+@pytest.mark.parametrize("how", [{"CI": "true"}, {"CI": "", "args": ["-vv"]}, {"CI": "true", "args": ["-n", "2"]}],
+                         ids=["on CI", "-vv", "on CI across xdist workers"])
+def test_the_short_summary_shows_a_failures_first_line_and_its_body_is_printed_once(failed_run, how):
+    """pytest prints a plain-string failure whole in its short summary on CI and under -vv."""
+    _, _, _, site, tmp = failed_run
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(CI=how["CI"], PYTHONPATH=os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")])))
+    res = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--device=cpu",
+                          "-k", "doubling", *how.get("args", [])], cwd=tmp, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 1, res.stdout + res.stderr
+    summary = res.stdout.split("short test summary info", 1)[1].split("\n", 1)[1].strip().splitlines()
+    assert summary[0].startswith("FAILED refsuite::tensors.faulty.doubling_is_tripling[cpu] - AssertionError: 2x vs")
+    assert "failed" in summary[1] and len(summary) == 2, res.stdout[-3000:]
+    assert res.stdout.count("rerun: refsuite run --device cpu -k 'tensors.faulty.doubling_is_tripling'") == 1
+
+
 def test_junit_testcases_are_classed_by_section_with_json_properties_and_bounded(failed_run):
     _, junit, _, _, _ = failed_run
     cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}

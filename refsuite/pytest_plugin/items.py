@@ -15,6 +15,7 @@ import pytest
 from ..core import interrupts
 from ..core.errors import PluginError
 from ..core.profiles import DEFAULT_PROFILE
+from . import longrepr
 from .state import STATE
 
 if sys.version_info >= (3, 11):
@@ -214,7 +215,9 @@ class UnitItem(pytest.Item):
             body = str(super().repr_failure(excinfo, style=style))
         else:
             body = _own_repr(excinfo)
-        return f"{head}{_bounded(self._replay_advice(body).rstrip())}\nrerun: {self.rerun_command()}"
+        path, line = self.unit.location
+        return longrepr.failure(f"{head}{_bounded(self._replay_advice(body).rstrip())}\nrerun: {self.rerun_command()}",
+                                path, line)
 
     def _replay_advice(self, body: str) -> str:
         """hypothesis's "add @reproduce_failure(...)" points into refsuite's package: say the command instead."""
@@ -260,7 +263,7 @@ class BrokenProviderItem(pytest.Item):
         raise PluginError(f"refsuite plugin {self.provider.label} failed to load:\n{self.provider.error}")
 
     def repr_failure(self, excinfo, style=None):
-        return str(excinfo.value)
+        return longrepr.failure(str(excinfo.value), self.path, None)
 
     def reportinfo(self):
         return self.path, None, self.name
@@ -294,7 +297,8 @@ def _judge_expected(item: UnitItem, report: pytest.TestReport, expected) -> None
         stale = f"expected to be skipped on {item.device.type.name} by {expected.where}, yet it ran"
         ran = "failed" if report.failed else "passed"
         said = f"{stale} and {ran}; delete {expected.where} ({', '.join(expected.units)})"
-        report.longrepr = said + (f"\n{report.longrepr}" if report.failed else "")
+        report.longrepr = longrepr.failure(said + (f"\n{report.longrepr}" if report.failed else ""),
+                                           *item.unit.location)
         report.outcome = "failed"
     if stale is not None:
         report.refsuite_stale = expected.where  # a plain attribute: xdist carries it to the controller
