@@ -40,6 +40,8 @@ def test_green_under_torchrun_and_rank_0_alone_reports(tmp_path):
     ("all_gather_reversed", "distributed.all_gather.returns_tensors_in_rank_order", "it holds rank 1's tensor"),
     ("ddp_sums_gradients", "distributed.ddp.matches_single_process_training_on_the_whole_batch", "DDP gradient"),
     ("sampler_same_share", "distributed.sampler.splits_every_epoch_among_the_ranks", "more than one rank"),
+    ("gloo_defects_unlisted", "distributed.layouts.views_with_gaps_are_written_right_or_refused",
+     "collectives into views with gaps on rank 0 of 2: "),
 ])
 def test_planted_fault_turns_its_unit_red_on_every_rank(tmp_path, fault, unit, said):
     res = launch(tmp_path, "-k", unit, fault=fault)
