@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import hypothesis._settings
+
 import refsuite
 
 FOREIGN_TEST = '''
@@ -24,9 +26,15 @@ FOREIGN_TEST = '''
 '''
 
 
+#: where any of these is set, hypothesis loads its built-in "ci" profile (derandomized, no database);
+#: tox keeps an outer CI as __TOX_ENVIRONMENT_VARIABLE_ORIGINAL_CI
+_CI_VARIABLES = {*getattr(hypothesis._settings, "_CI_VARS", {}), "CI", "TF_BUILD", "GITHUB_ACTIONS", "GITLAB_CI",
+                 "__TOX_ENVIRONMENT_VARIABLE_ORIGINAL_CI"}
+
+
 def _clean_env() -> dict:
-    # not this run's PYTEST_*/CI variables: hypothesis loads its built-in "ci" profile where CI is set
-    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_") and k not in ("CI", "TF_BUILD")}
+    # not this run's PYTEST_* variables, nor a CI's: the foreign project's tests expect hypothesis's defaults
+    return {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_") and k not in _CI_VARIABLES}
 
 
 def _pytest(*args: str, cwd) -> subprocess.CompletedProcess:
